@@ -1,0 +1,3 @@
+"""mlops-stack: the client bootstrap and the server-side pieces shared by the images."""
+
+__version__ = "0.1.0"
