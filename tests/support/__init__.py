@@ -1,0 +1,1 @@
+"""Helpers shared by the image, SFTP-store and stack tests."""
