@@ -1,0 +1,15 @@
+"""The one exception type the CLI turns into a message on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+
+class CliError(Exception):
+    """A problem the user can fix: `message` says what is wrong, `fix` says what to do about it."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
