@@ -1,0 +1,87 @@
+{{/*
+Cross-field checks the JSON schema cannot express. Each message says what to set.
+Included once from NOTES-free validation.yaml so that `helm template`, `install` and `upgrade` all fail early.
+*/}}
+{{- define "mlops-stack.validate" -}}
+{{- $errors := list }}
+
+{{/* Plaintext secrets: never accepted in values (they would sit in the release history in clear). */}}
+{{- range $path, $value := dict
+      "postgresql.auth.password" .Values.postgresql.auth.password
+      "postgresql.auth.postgresPassword" .Values.postgresql.auth.postgresPassword
+      "externalDatabase.password" .Values.externalDatabase.password
+      "mlflow.auth.adminPassword" .Values.mlflow.auth.adminPassword
+      "mlflow.auth.flaskSecretKey" .Values.mlflow.auth.flaskSecretKey }}
+{{- if $value }}
+{{- $errors = append $errors (printf "%s: plaintext secrets are not accepted in values (they would be stored in the release history). Create a Secret and set the matching existingSecret value instead." $path) }}
+{{- end }}
+{{- end }}
+
+{{/* Database: in-chart PostgreSQL xor externalDatabase. */}}
+{{- if .Values.postgresql.enabled }}
+{{- if .Values.externalDatabase.host }}
+{{- $errors = append $errors "externalDatabase.host is set while postgresql.enabled is true: set postgresql.enabled=false to use the external database, or empty externalDatabase.host." }}
+{{- end }}
+{{- else }}
+{{- if not .Values.externalDatabase.host }}
+{{- $errors = append $errors "postgresql.enabled is false: set externalDatabase.host (and externalDatabase.existingSecret) to your PostgreSQL server." }}
+{{- end }}
+{{- if not .Values.externalDatabase.existingSecret }}
+{{- $errors = append $errors (printf "externalDatabase.existingSecret is required with an external database: create a Secret holding the password of user %q under the key %q and set its name." .Values.externalDatabase.user .Values.externalDatabase.existingSecretPasswordKey) }}
+{{- end }}
+{{- if eq .Values.externalDatabase.database .Values.externalDatabase.authDatabase }}
+{{- $errors = append $errors "externalDatabase.database and externalDatabase.authDatabase must differ: MLflow's tracking store and its basic-auth store need separate databases." }}
+{{- end }}
+{{- end }}
+{{- if and .Values.postgresql.enabled (eq .Values.postgresql.auth.database .Values.postgresql.auth.authDatabase) }}
+{{- $errors = append $errors "postgresql.auth.database and postgresql.auth.authDatabase must differ: MLflow's tracking store and its basic-auth store need separate databases." }}
+{{- end }}
+
+{{/* Exposure: MLflow rejects requests whose Host header it was not told about. */}}
+{{- if and (include "mlops-stack.routeEnabled" .) (not .Values.route.host) }}
+{{- $errors = append $errors "route.host is required when a Route is created: MLflow only answers to the host names in --allowed-hosts. Set route.host (e.g. mlflow.apps.example.com) or route.enabled=false." }}
+{{- end }}
+{{- if and (include "mlops-stack.ingressEnabled" .) (not .Values.ingress.host) }}
+{{- $errors = append $errors "ingress.host is required when ingress.enabled is true: MLflow only answers to the host names in --allowed-hosts. Set ingress.host (e.g. mlflow.example.com)." }}
+{{- end }}
+{{- if and .Values.route.force .Values.ingress.enabled }}
+{{- $errors = append $errors "route.force and ingress.enabled are both true: MLflow is exposed once. Set route.force=false to use the Ingress, or ingress.enabled=false to use the Route." }}
+{{- end }}
+
+{{/* SFTP service. */}}
+{{- if and (not (kindIs "invalid" .Values.sftp.service.nodePort)) (ne .Values.sftp.service.type "NodePort") }}
+{{- $errors = append $errors (printf "sftp.service.nodePort is set but sftp.service.type is %s: set sftp.service.type=NodePort, or remove the nodePort." .Values.sftp.service.type) }}
+{{- end }}
+{{- if and .Values.sftp.service.loadBalancerSourceRanges (ne .Values.sftp.service.type "LoadBalancer") }}
+{{- $errors = append $errors (printf "sftp.service.loadBalancerSourceRanges is set but sftp.service.type is %s: set sftp.service.type=LoadBalancer, or remove the ranges." .Values.sftp.service.type) }}
+{{- end }}
+{{- range $i, $key := .Values.sftp.authorizedKeys }}
+{{- if contains "PRIVATE KEY" $key }}
+{{- $errors = append $errors (printf "sftp.authorizedKeys[%d] is a private key: put the public key line (the .pub file, e.g. 'ssh-ed25519 AAAA... user@host') here and keep the private key on the user's machine." $i) }}
+{{- end }}
+{{- end }}
+
+{{/* Metrics. */}}
+{{- if and .Values.mlflow.metrics.serviceMonitor.enabled (not .Values.mlflow.metrics.enabled) }}
+{{- $errors = append $errors "mlflow.metrics.serviceMonitor.enabled needs mlflow.metrics.enabled=true (the ServiceMonitor would scrape an endpoint that does not exist)." }}
+{{- end }}
+{{- if and .Values.mlflow.metrics.serviceMonitor.enabled (not .Values.mlflow.auth.enabled) }}
+{{- $errors = append $errors "mlflow.metrics.serviceMonitor.enabled needs mlflow.auth.enabled=true: the ServiceMonitor authenticates with the MLflow admin credentials." }}
+{{- end }}
+
+{{/* Resources: every container has requests and limits. */}}
+{{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" }}
+{{- $resources := (index $.Values $component).resources }}
+{{- range $kind := list "requests" "limits" }}
+{{- range $resource := list "cpu" "memory" }}
+{{- if not (index ($resources | default dict) $kind | default dict | dig $resource "") }}
+{{- $errors = append $errors (printf "%s.resources.%s.%s is required: every container of this chart has requests and limits (quota-enforcing namespaces reject pods without them)." $component $kind $resource) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- if $errors }}
+{{- fail (printf "\n\nmlops-stack: invalid values:\n  - %s\n" (join "\n  - " $errors)) }}
+{{- end }}
+{{- end }}
