@@ -61,6 +61,13 @@ Included once from NOTES-free validation.yaml so that `helm template`, `install`
 {{- end }}
 {{- end }}
 
+{{/* Images: a moving tag breaks the pinned image contract and rollbacks. */}}
+{{- range $component := list "mlflow" "postgresql" "sftp" }}
+{{- if eq (index $.Values $component).image.tag "latest" }}
+{{- $errors = append $errors (printf "%s.image.tag is \"latest\": pin a version (e.g. %s) so that upgrades and rollbacks are reproducible, or leave it empty for the chart's appVersion." $component $.Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
 {{/* Metrics. */}}
 {{- if and .Values.mlflow.metrics.serviceMonitor.enabled (not .Values.mlflow.metrics.enabled) }}
 {{- $errors = append $errors "mlflow.metrics.serviceMonitor.enabled needs mlflow.metrics.enabled=true (the ServiceMonitor would scrape an endpoint that does not exist)." }}
