@@ -1,0 +1,92 @@
+"""The Docker side: names, labels, the private network, and finding or removing what the runner made."""
+
+import contextlib
+
+import docker
+from docker.errors import ImageNotFound, NotFound
+from docker.models.containers import Container
+
+from mlops_stack.localrun.errors import LocalRunError
+
+LABEL = "io.mlops-stack.localrun"
+PROJECT = f"{LABEL}.project"
+POD = f"{LABEL}.pod"
+ROLE = f"{LABEL}.role"  # pause, prep, init, main
+CONFIG_HASH = f"{LABEL}.config-hash"
+VOLUME_KIND = f"{LABEL}.volume"  # claim or pod
+GRACE = f"{LABEL}.grace-seconds"  # terminationGracePeriodSeconds, used by a graceful stop
+
+
+class Engine:
+    """One project's objects on the engine; every name starts with `<project>-`."""
+
+    def __init__(self, project: str, client: docker.DockerClient | None = None) -> None:
+        self.project = project
+        try:
+            self.client = client or docker.from_env()
+            self.client.ping()
+        except Exception as exc:
+            raise LocalRunError(
+                f"no Docker engine answers ({exc}); start one with `scripts/docker-engine`"
+            ) from None
+
+    @property
+    def network_name(self) -> str:
+        return f"{self.project}-net"
+
+    def name(self, kubernetes_name: str) -> str:
+        prefix = f"{self.project}-"
+        return kubernetes_name if kubernetes_name.startswith(prefix) else prefix + kubernetes_name
+
+    def labels(self, **extra: str) -> dict[str, str]:
+        return {PROJECT: self.project, **extra}
+
+    def ensure_network(self) -> None:
+        if not self._networks():
+            # A user-defined bridge: Docker's DNS resolves the aliases given to pods (the Service names).
+            self.client.networks.create(self.network_name, driver="bridge", labels=self.labels())
+
+    def image_id(self, image: str, where: str) -> str:
+        try:
+            return self.client.images.get(image).id
+        except ImageNotFound:
+            raise LocalRunError(
+                f"{where}: image {image!r} is not on the local engine; build it (`make images`) "
+                "or set the image in the values (the runner never pulls)"
+            ) from None
+
+    def containers(self, pod: str | None = None, role: str | None = None) -> list[Container]:
+        filters = [f"{PROJECT}={self.project}"]
+        if pod is not None:
+            filters.append(f"{POD}={pod}")
+        if role is not None:
+            filters.append(f"{ROLE}={role}")
+        return self.client.containers.list(all=True, filters={"label": filters})
+
+    def pods(self) -> set[str]:
+        return {c.labels[POD] for c in self.containers() if POD in c.labels}
+
+    def remove_pod(self, pod: str) -> None:
+        """Remove the pod's containers (the pause container last) and its pod-scoped volumes."""
+        found = self.containers(pod=pod)
+        for container in sorted(found, key=lambda c: c.labels.get(ROLE) == "pause"):
+            with contextlib.suppress(NotFound):
+                container.remove(force=True)
+        for volume in self.client.volumes.list(
+            filters={"label": [f"{PROJECT}={self.project}", f"{POD}={pod}"]}
+        ):
+            volume.remove(force=True)
+
+    def volume_names(self, kind: str | None = None) -> list[str]:
+        filters = [f"{PROJECT}={self.project}"] + ([f"{VOLUME_KIND}={kind}"] if kind else [])
+        return [v.name for v in self.client.volumes.list(filters={"label": filters})]
+
+    def remove_network(self) -> None:
+        for network in self._networks():
+            network.remove()
+
+    def _networks(self) -> list:
+        # The engine's name filter matches substrings; keep the exact name only.
+        return [
+            n for n in self.client.networks.list(names=[self.network_name]) if n.name == self.network_name
+        ]

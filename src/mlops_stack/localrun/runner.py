@@ -1,0 +1,181 @@
+"""`up`, `down`, `clean` and `test` of a rendered release, in Helm's order.
+
+`up` is `helm upgrade --install --wait`: pre-install (first time) or pre-upgrade hooks in weight order, then
+the release's pods (unchanged pods are left running), Jobs run to completion, everything awaited ready,
+then the post- hooks. The revision in the state directory decides install versus upgrade.
+"""
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from mlops_stack.localrun import support, workloads
+from mlops_stack.localrun.engine import Engine
+from mlops_stack.localrun.errors import LocalRunError
+from mlops_stack.localrun.manifests import Hook, Manifest, Release, build_release, ref
+from mlops_stack.localrun.pods import PodRunner, Prepared
+from mlops_stack.localrun.state import State
+
+DEFAULT_BACKOFF_LIMIT = 6  # Kubernetes' default for Jobs
+
+
+class Runner:
+    def __init__(
+        self,
+        project: str,
+        state_dir: Path,
+        namespace: str = "default",
+        timeout: float = 600.0,
+        report: Callable[[str], None] = print,
+        engine: Engine | None = None,
+    ) -> None:
+        self.engine = engine or Engine(project)
+        self.state = State(state_dir)
+        self.namespace = namespace
+        self.timeout = timeout
+        self.report = report
+
+    # ---- up
+    def up(self, docs: list[Manifest], publish: workloads.Publish | None = None) -> str:
+        """Install or upgrade; returns which one it was."""
+        release = build_release(docs)
+        for note in support.check(release):
+            self.report(f"note: {note}")
+        running, jobs = workloads.plan(release, publish or {}, self.namespace)
+        pods = PodRunner(self.engine, release, self.report)
+        prepared = [pods.prepare(p) for p in running]
+        prepared_jobs = [pods.prepare(p) for p in jobs]
+        action = "upgrade" if self.state.revision > 0 else "install"
+        deadline = time.monotonic() + self.timeout
+        self.engine.ensure_network()
+        self._run_hooks(release, pods, f"pre-{action}", deadline)
+        hook_pods = {self.engine.name(h.name) for h in release.hooks}
+        self._remove_orphans({p.docker_name for p in prepared + prepared_jobs} | hook_pods)
+        self._start_all(pods, prepared, deadline)
+        for job in prepared_jobs:
+            self._run_job(pods, job, deadline)
+        self._run_hooks(release, pods, f"post-{action}", deadline)
+        self.state.record_revision(self.state.revision + 1)
+        self.report(f"{action} complete: {len(prepared)} pod(s) ready, {len(prepared_jobs)} job(s) succeeded")
+        return action
+
+    def _remove_orphans(self, wanted: set[str]) -> None:
+        for pod in sorted(self.engine.pods() - wanted):
+            self.report(f"removing pod {pod}: no longer in the release")
+            PodRunner(self.engine, Release(), self.report).stop_pod(pod)
+
+    def _start_all(self, pods: PodRunner, prepared: list[Prepared], deadline: float) -> None:
+        # Pods of one StatefulSet start one after the other (OrderedReady); everything else in parallel.
+        groups: dict[str, list[Prepared]] = {}
+        for item in prepared:
+            ordered = item.pod.owner.startswith("StatefulSet/")
+            key = item.pod.owner if ordered else item.docker_name
+            groups.setdefault(key, []).append(item)
+
+        def bring_up(group: list[Prepared]) -> None:
+            for item in group:
+                if pods.is_current(item):
+                    self.report(f"pod {item.docker_name}: unchanged, left running")
+                else:
+                    self.report(f"pod {item.docker_name}: starting")
+                    pods.start(item, deadline)
+                started = time.monotonic()
+                pods.wait_ready(item, deadline)
+                self.report(f"pod {item.docker_name}: ready ({time.monotonic() - started:.0f} s)")
+
+        errors = []
+        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
+            futures = [pool.submit(bring_up, group) for group in groups.values()]
+            for future in futures:
+                try:
+                    future.result()
+                except LocalRunError as exc:
+                    errors.append(str(exc))
+        if errors:
+            raise LocalRunError("\n".join(errors))
+
+    def _run_job(
+        self, pods: PodRunner, job: Prepared, deadline: float, manifest: Manifest | None = None
+    ) -> None:
+        spec = (manifest or {}).get("spec") or {}
+        attempts = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT)) + 1
+        if "activeDeadlineSeconds" in spec:
+            deadline = min(deadline, time.monotonic() + float(spec["activeDeadlineSeconds"]))
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                pods.start(job, deadline)
+                pods.wait_completed(job, deadline)
+                self.report(f"job {job.docker_name}: succeeded ({time.monotonic() - started:.0f} s)")
+                return
+            except LocalRunError as exc:
+                if attempt == attempts or time.monotonic() > deadline:
+                    raise LocalRunError(
+                        f"{job.pod.owner} failed after {attempt} attempt(s):\n{exc}"
+                    ) from None
+                backoff = min(10.0 * 2 ** (attempt - 1), 60.0)
+                self.report(f"job {job.docker_name}: attempt {attempt} failed; retrying in {backoff:.0f} s")
+                time.sleep(backoff)
+
+    def _run_hooks(self, release: Release, pods: PodRunner, point: str, deadline: float) -> None:
+        for hook in release.hooks_at(point):
+            kind = hook.manifest["kind"]
+            if kind in ("Secret", "ConfigMap", "ServiceAccount"):
+                continue  # data the hook pods read; already part of the release's Secrets and ConfigMaps
+            if kind not in ("Job", "Pod"):
+                raise LocalRunError(
+                    f"{ref(hook.manifest)}: a {kind} hook is not supported by the local runner"
+                )
+            self._run_hook(release, pods, hook, point, deadline)
+
+    def _run_hook(self, release: Release, pods: PodRunner, hook: Hook, point: str, deadline: float) -> None:
+        (pod,) = workloads.pods_of(hook.manifest, self.namespace)
+        workloads.attach_services([pod], release.of_kind("Service"), {}, self.namespace)
+        job = pods.prepare(pod)
+        self.report(f"hook {point} {ref(hook.manifest)} (weight {hook.weight}): running")
+        try:
+            if hook.manifest["kind"] == "Pod":
+                pods.start(job, deadline)
+                pods.wait_completed(job, deadline)
+            else:
+                self._run_job(pods, job, deadline, hook.manifest)
+        except LocalRunError:
+            if "hook-failed" in hook.delete_policies:
+                pods.stop_pod(job.docker_name)
+            raise
+        if "hook-succeeded" in hook.delete_policies:
+            pods.stop_pod(job.docker_name)
+
+    # ---- test
+    def test(self, docs: list[Manifest]) -> int:
+        """`helm test`: run the release's test hooks against the running pods; returns how many ran."""
+        release = build_release(docs)
+        support.check(release)
+        pods = PodRunner(self.engine, release, self.report)
+        deadline = time.monotonic() + self.timeout
+        hooks = release.hooks_at("test")
+        for hook in hooks:
+            self._run_hook(release, pods, hook, "test", deadline)
+        return len(hooks)
+
+    # ---- down / clean
+    def down(self) -> None:
+        """Stop and remove every pod (graceful stop first); claims and the state directory stay."""
+        runner = PodRunner(self.engine, Release(), self.report)
+        pod_names = sorted(self.engine.pods())
+        with ThreadPoolExecutor(max_workers=max(1, len(pod_names))) as pool:
+            list(pool.map(runner.stop_pod, pod_names))
+        self.engine.remove_network()
+        kept = ", ".join(self.engine.volume_names("claim")) or "none"
+        self.report(f"stopped {len(pod_names)} pod(s); data volumes kept: {kept}")
+
+    def clean(self) -> list[str]:
+        """`down`, then remove the claims' volumes and forget the revision and the generated secrets."""
+        self.down()
+        removed = []
+        for name in self.engine.volume_names():
+            self.engine.client.volumes.get(name).remove(force=True)
+            removed.append(name)
+        self.state.forget()
+        return removed

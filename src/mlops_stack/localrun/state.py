@@ -1,0 +1,104 @@
+"""What survives between `up`s in the state directory (.stack/): the release revision and the values
+`helm template` generates at random.
+
+`helm template` cannot `lookup` what a cluster already holds, so every render generates new random
+passwords and keys. On a cluster the chart's `lookup` keeps the first ones; here the first rendered values
+are stored (mode 0600) and put back into later renders, which is what `lookup` would have done.
+"""
+
+import base64
+import json
+import os
+from pathlib import Path
+
+from mlops_stack.localrun.manifests import Manifest, ref
+
+STATE_FILE = "state.json"
+SECRETS_FILE = "generated-secrets.json"
+
+
+def _write_private(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+class State:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    # ---- release revision: decides between the install and the upgrade hooks
+    @property
+    def revision(self) -> int:
+        return int(_read(self.directory / STATE_FILE).get("revision", 0))
+
+    def record_revision(self, revision: int) -> None:
+        _write_private(self.directory / STATE_FILE, {"revision": revision})
+
+    # ---- generated values
+    def secret_value(self, name: str, key: str, kind: str = "Secret") -> bytes | None:
+        stored = _read(self.directory / SECRETS_FILE).get(f"{kind}/{name}", {})
+        return base64.b64decode(stored[key]) if key in stored else None
+
+    def keep_generated(self, first: list[Manifest], second: list[Manifest] | None) -> list[Manifest]:
+        """Put back the stored value of every generated key; store the ones seen for the first time.
+
+        A key is generated when two renders of the same values disagree on it (with a single render, every
+        Secret key counts as generated). Keys that come from the values stay as rendered, so editing a
+        value still takes effect.
+        """
+        path = self.directory / SECRETS_FILE
+        stored = _read(path)
+        again = {ref(m): _values(m) for m in second or [] if m["kind"] in ("Secret", "ConfigMap")}
+        for manifest in first:
+            if manifest["kind"] not in ("Secret", "ConfigMap"):
+                continue
+            name = ref(manifest)
+            values = _values(manifest)
+            for key, value in values.items():
+                if second is None:
+                    generated = manifest["kind"] == "Secret"
+                else:
+                    generated = again.get(name, {}).get(key) != value
+                if not generated:
+                    continue
+                kept = stored.setdefault(name, {})
+                if key in kept:
+                    _set_value(manifest, key, base64.b64decode(kept[key]))
+                else:
+                    kept[key] = base64.b64encode(value).decode()
+        _write_private(path, stored)
+        return first
+
+    def forget(self) -> None:
+        for name in (STATE_FILE, SECRETS_FILE):
+            (self.directory / name).unlink(missing_ok=True)
+
+
+def _values(manifest: Manifest) -> dict[str, bytes]:
+    values: dict[str, bytes] = {}
+    if manifest["kind"] == "Secret":
+        for key, encoded in (manifest.get("data") or {}).items():
+            values[key] = base64.b64decode(encoded or "")
+        for key, text in (manifest.get("stringData") or {}).items():
+            values[key] = str(text).encode()
+    else:
+        for key, text in (manifest.get("data") or {}).items():
+            values[key] = str(text).encode()
+    return values
+
+
+def _set_value(manifest: Manifest, key: str, value: bytes) -> None:
+    if manifest["kind"] == "Secret":
+        (manifest.get("stringData") or {}).pop(key, None)
+        manifest.setdefault("data", {})[key] = base64.b64encode(value).decode()
+    else:
+        manifest.setdefault("data", {})[key] = value.decode()

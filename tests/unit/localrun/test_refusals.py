@@ -1,0 +1,111 @@
+"""The runner refuses, by name, every kind and field it cannot honour (no engine needed)."""
+
+import pytest
+
+from mlops_stack.localrun import support
+from mlops_stack.localrun.errors import LocalRunError, Refused
+from mlops_stack.localrun.manifests import build_release, parse
+from mlops_stack.localrun.workloads import plan
+
+from .manifests import container, deployment, service
+
+IMAGE = "toolbox"
+
+
+def refusal(docs: list[dict]) -> list[str]:
+    with pytest.raises(Refused) as caught:
+        support.check(build_release(docs))
+    return caught.value.reasons
+
+
+def test_network_policy_is_refused_with_what_to_do() -> None:
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "db"}}
+    assert refusal([policy]) == [
+        "NetworkPolicy/db: Docker cannot enforce pod-level network policies; render with the chart's "
+        "NetworkPolicy disabled for local use (the local stack is on one private network)"
+    ]
+
+
+def test_unknown_kind_and_cronjob_are_refused() -> None:
+    reasons = refusal([
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup"}},
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "x"}},
+    ])  # fmt: skip
+    assert reasons == [
+        "CronJob/backup: the local engine has no scheduler; disable the CronJob for local use",
+        "Endpoints/x: kind Endpoints is not supported by the local runner",
+    ]
+
+
+def test_every_unsupported_field_is_named_with_its_path() -> None:
+    web = deployment(
+        "web",
+        {"app": "web"},
+        [
+            container(
+                "c",
+                IMAGE,
+                "true",
+                lifecycle={"preStop": {}},
+                volumeMounts=[{"name": "cfg", "mountPath": "/c/file", "subPath": "file"}],
+            )
+        ],  # fmt: skip
+        volumes=[{"name": "host", "hostPath": {"path": "/etc"}}, {"name": "cfg", "configMap": {"name": "c"}}],
+        hostNetwork=True,
+    )
+    assert refusal([web]) == [
+        "Deployment/web.spec.template.spec.hostNetwork: must be false: pods are isolated from the host and "
+        "each other",
+        "Deployment/web.spec.template.spec.volumes[host]: volume type ['hostPath'] is not supported "
+        "(supported: ['configMap', 'emptyDir', 'persistentVolumeClaim', 'secret'])",
+        "Deployment/web.spec.template.spec.containers[c].lifecycle: not supported by the local runner",
+        "Deployment/web.spec.template.spec.containers[c].volumeMounts[cfg].subPath: not supported by the "
+        "local runner",
+    ]
+
+
+def test_privileged_and_unenforceable_resources_are_refused() -> None:
+    web = deployment("web", {"app": "web"}, [container("c", IMAGE, "true",
+        securityContext={"privileged": True},
+        resources={"limits": {"ephemeral-storage": "1Gi", "memory": "64Mi"}})])  # fmt: skip
+    assert refusal([web]) == [
+        "Deployment/web.spec.template.spec.containers[c].securityContext.privileged: privileged containers "
+        "are never run",
+        "Deployment/web.spec.template.spec.containers[c].resources.limits.ephemeral-storage: only cpu and "
+        "memory can be enforced",
+    ]
+
+
+def test_moot_fields_are_accepted_and_moot_kinds_are_noted() -> None:
+    web = deployment("web", {"app": "web"}, [container("c", IMAGE, "true", imagePullPolicy="Always")],
+                     affinity={}, tolerations=[])  # fmt: skip
+    web["spec"]["strategy"] = {"type": "RollingUpdate"}
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"}}
+    assert support.check(build_release([web, pdb])) == [
+        "PodDisruptionBudget/web: one engine never evicts pods"
+    ]
+
+
+def test_service_that_remaps_ports_is_refused() -> None:
+    web = deployment(
+        "web",
+        {"app": "web"},
+        [container("c", IMAGE, "true", ports=[{"name": "http", "containerPort": 8080}])],
+    )
+    with pytest.raises(Refused) as caught:
+        plan(build_release([web, service("web", {"app": "web"}, 80, "http")]), {}, "default")
+    assert caught.value.reasons == [
+        "Service/web: port 80 -> targetPort http (8080): Service names are DNS aliases locally and cannot "
+        "remap ports; make port and targetPort equal"
+    ]
+
+
+def test_publishing_an_unknown_service_is_refused() -> None:
+    with pytest.raises(Refused) as caught:
+        plan(build_release([]), {"mlflow": {5000: ("127.0.0.1", 5000)}}, "default")
+    assert caught.value.reasons == ["publish mlflow: no such Service among the rendered manifests ([])"]
+
+
+def test_invalid_yaml_is_reported() -> None:
+    with pytest.raises(LocalRunError, match="not valid YAML"):
+        parse("kind: [unclosed")
