@@ -1,0 +1,284 @@
+"""The kind cluster the kind tests and the upgrade test run against: finding it, helm, and port-forwards.
+
+`scripts/kind-up` creates the cluster, writes its kubeconfig to .cache/kind/kubeconfig and installs the
+chart as release `mlops-stack` in namespace `mlops-stack` (KIND_RELEASE / KIND_NAMESPACE change both).
+Nothing here creates a cluster: without a reachable kind cluster the kind tests skip, with the reason
+`unreachable_reason()` gives, computed once per session.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import json
+import os
+import re
+import selectors
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO_ROOT / "charts" / "mlops-stack"
+KIND_VALUES = REPO_ROOT / "tests" / "kind" / "values.yaml"
+KIND_KUBECONFIG = REPO_ROOT / ".cache" / "kind" / "kubeconfig"
+HOW_TO_RUN = "Run them with: make kind-up && make test-kind"
+RELEASE = os.environ.get("KIND_RELEASE") or "mlops-stack"
+NAMESPACE = os.environ.get("KIND_NAMESPACE") or "mlops-stack"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+# The UID tests/kind/values.yaml runs the stack as, like OpenShift's restricted-v2 would (group 0).
+OPENSHIFT_STYLE_UID = 1000680000
+
+# Set by tests/kind/conftest.py from pytest's --kubeconfig option (pytest-helm-charts registers it).
+explicit_kubeconfig: str | None = None
+
+
+def helm_binary() -> str:
+    """The helm 4 binary `make tools` installs (the scripts use the same one)."""
+    local = REPO_ROOT / ".tools" / "bin" / "helm"
+    return str(local) if local.exists() else "helm"
+
+
+def kubeconfig_candidates() -> list[tuple[str, Path | None]]:
+    """Where a kubeconfig is looked for, in order: (how to name it in a message, path or None if unset)."""
+    env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    return [
+        ("--kubeconfig", Path(explicit_kubeconfig) if explicit_kubeconfig else None),
+        (f"{KIND_KUBECONFIG.relative_to(REPO_ROOT)} (written by make kind-up)", KIND_KUBECONFIG),
+        ("$KUBECONFIG", Path(env) if env else None),
+    ]
+
+
+def find_kubeconfig() -> tuple[Path | None, list[str]]:
+    """The first kubeconfig file found, and what was checked before it."""
+    checked = []
+    for what, path in kubeconfig_candidates():
+        if path is not None and path.is_file():
+            return path, checked
+        if path is None:
+            checked.append(f"{what} not set")
+        elif path == KIND_KUBECONFIG:
+            checked.append(f"{what} absent")
+        else:
+            checked.append(f"{what} {path} absent")
+    return None, checked
+
+
+def kubectl(
+    kubeconfig: Path, *args: str, timeout: float = 60, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@functools.cache
+def unreachable_reason() -> str | None:
+    """None when a kind cluster answers, else why the kind tests skip (what was checked, how to run)."""
+    kubeconfig, checked = find_kubeconfig()
+    if kubeconfig is None:
+        return f"no kind cluster: no kubeconfig found ({'; '.join(checked)}). {HOW_TO_RUN}"
+    try:
+        result = kubectl(kubeconfig, "get", "nodes", "--output=json", "--request-timeout=10s", timeout=30)
+    except FileNotFoundError:
+        return f"kubectl is not installed, so the cluster in {kubeconfig} cannot be reached. {HOW_TO_RUN}"
+    except subprocess.TimeoutExpired:
+        return f"the cluster in {kubeconfig} did not answer within 30 s. {HOW_TO_RUN}"
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"the cluster in {kubeconfig} does not answer (kubectl get nodes: {last}). {HOW_TO_RUN}"
+    providers = {n["spec"].get("providerID", "") for n in json.loads(result.stdout)["items"]}
+    if not providers or not all(p.startswith("kind://") for p in providers):
+        return (
+            f"the cluster in {kubeconfig} is not a kind cluster (node providerIDs {sorted(providers)}); "
+            f"these tests install releases, so they only run on kind. {HOW_TO_RUN}"
+        )
+    return None
+
+
+def kubeconfig_path() -> Path:
+    kubeconfig, checked = find_kubeconfig()
+    if kubeconfig is None:
+        raise RuntimeError(f"no kubeconfig ({'; '.join(checked)})")
+    return kubeconfig
+
+
+def helm(kubeconfig: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [helm_binary(), "--kubeconfig", str(kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+
+
+def image_flags(prefix: str | None = None, tag: str | None = None) -> list[str]:
+    """The same image flags scripts/kind-up passes (scripts/ci-image-values)."""
+    prefix = prefix or os.environ.get("IMAGE_PREFIX") or "mlops-stack"
+    args = [str(REPO_ROOT / "scripts" / "ci-image-values"), prefix]
+    tag = tag or os.environ.get("IMAGE_TAG")
+    if tag:
+        args.append(tag)
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
+
+
+def ensure_release(kubeconfig: Path, release: str = RELEASE, namespace: str = NAMESPACE) -> None:
+    """Install the chart as scripts/kind-up does, unless that release is already deployed."""
+    status = helm(kubeconfig, "status", release, "--namespace", namespace, "--output", "json")
+    if status.returncode == 0 and json.loads(status.stdout)["info"]["status"] == "deployed":
+        return
+    result = helm(
+        kubeconfig, "upgrade", "--install", release, str(CHART_DIR),
+        "--namespace", namespace, "--create-namespace", "--values", str(KIND_VALUES),
+        *image_flags(), "--wait=watcher", "--timeout", "15m",
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"helm upgrade --install {release} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def objects(kubeconfig: Path, kind: str, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+    labels = ",".join(f"{k}={v}" for k, v in selector.items())
+    result = kubectl(kubeconfig, "get", kind, "--namespace", namespace, "--selector", labels, "--output=json")
+    if result.returncode != 0:
+        raise RuntimeError(f"kubectl get {kind} -l {labels}: {result.stderr}")
+    return json.loads(result.stdout)["items"]
+
+
+def component_name(kubeconfig: Path, kind: str, component: str, release: str, namespace: str) -> str:
+    """The name of the release's one <kind> of a component, found by its labels (not by naming rules)."""
+    found = objects(kubeconfig, kind, namespace, {INSTANCE_LABEL: release, COMPONENT_LABEL: component})
+    if len(found) != 1:
+        names = [o["metadata"]["name"] for o in found]
+        raise RuntimeError(
+            f"expected one {kind} of component {component} in release {release}, found {names}"
+        )
+    return found[0]["metadata"]["name"]
+
+
+@dataclass(frozen=True)
+class AdminCredentials:
+    username: str
+    password: str
+
+
+def admin_credentials(
+    kubeconfig: Path, release: str = RELEASE, namespace: str = NAMESPACE
+) -> AdminCredentials:
+    """The MLflow admin user and password from the Secret the chart generated."""
+    name = component_name(kubeconfig, "service", "mlflow", release, namespace)
+    result = kubectl(kubeconfig, "get", "secret", name, "--namespace", namespace, "--output=json")
+    if result.returncode != 0:
+        raise RuntimeError(f"cannot read the MLflow admin Secret {name}: {result.stderr}")
+    data = json.loads(result.stdout)["data"]
+    return AdminCredentials(
+        username=base64.b64decode(data["admin-username"]).decode(),
+        password=base64.b64decode(data["admin-password"]).decode(),
+    )
+
+
+FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
+
+
+@contextlib.contextmanager
+def port_forward(
+    kubeconfig: Path, namespace: str, service: str, port: int, timeout: float = 60
+) -> Iterator[int]:
+    """`kubectl port-forward svc/<service> :<port>`; yields the local port on 127.0.0.1."""
+    proc = subprocess.Popen(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "--namespace", namespace, "port-forward",
+         "--address", "127.0.0.1", f"svc/{service}", f":{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        yield wait_for_forwarding(proc, timeout)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_for_forwarding(proc: subprocess.Popen[str], timeout: float) -> int:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                stderr = proc.stderr.read() if proc.stderr else ""
+                raise RuntimeError(f"kubectl port-forward exited {proc.returncode}: {stderr.strip()}")
+            if selector.select(timeout=1):
+                match = FORWARDING.search(proc.stdout.readline())
+                if match:
+                    return int(match.group(1))
+    raise TimeoutError(f"kubectl port-forward printed no local port within {timeout:.0f} s")
+
+
+def run_pod(
+    kubeconfig: Path,
+    namespace: str,
+    image: str,
+    command: list[str],
+    labels: dict[str, str],
+    claims: dict[str, str] | None = None,
+    timeout: float = 180,
+) -> tuple[int, str]:
+    """Run a one-off pod under the restricted profile; `claims` maps PVC names to mount paths (read-only).
+    Returns the container's exit code and log; the pod is deleted afterwards."""
+    name = f"kind-check-{uuid.uuid4().hex[:8]}"
+    claims = claims or {}
+    volumes = [
+        {"name": f"v{i}", "persistentVolumeClaim": {"claimName": c, "readOnly": True}}
+        for i, c in enumerate(claims)
+    ]
+    mounts = [{"name": f"v{i}", "mountPath": p, "readOnly": True} for i, p in enumerate(claims.values())]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": OPENSHIFT_STYLE_UID, "runAsGroup": 0,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "volumes": [*volumes, {"name": "tmp", "emptyDir": {}}],
+            "containers": [{
+                "name": "check", "image": image, "imagePullPolicy": "IfNotPresent", "command": command,
+                "volumeMounts": [*mounts, {"name": "tmp", "mountPath": "/tmp"}],
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                    "readOnlyRootFilesystem": True},
+            }],
+        },
+    }  # fmt: skip
+    created = kubectl(kubeconfig, "apply", "--filename", "-", input_text=json.dumps(pod))
+    if created.returncode != 0:
+        raise RuntimeError(f"cannot create pod {name}: {created.stderr}")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = kubectl(kubeconfig, "get", "pod", name, "--namespace", namespace, "--output=json")
+            status = json.loads(got.stdout)["status"]
+            if status.get("phase") in ("Succeeded", "Failed"):
+                code = status["containerStatuses"][0]["state"]["terminated"]["exitCode"]
+                log = kubectl(kubeconfig, "logs", name, "--namespace", namespace).stdout
+                return code, log
+            time.sleep(2)
+        raise TimeoutError(f"pod {name} did not finish within {timeout:.0f} s")
+    finally:
+        kubectl(kubeconfig, "delete", "pod", name, "--namespace", namespace, "--wait=false")
