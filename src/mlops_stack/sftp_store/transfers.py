@@ -1,0 +1,167 @@
+"""File operations on one SFTP session: atomic streamed uploads, read-ahead downloads, listing, removal."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import posixpath
+import stat
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import paramiko
+
+from mlops_stack.sftp_store.connection import SFTPConnection
+
+# Local reads/writes in this size; paramiko splits writes into server-sized requests.
+COPY_CHUNK = 1024 * 1024
+# Uploads go to `.<name>.<random>.uploading` next to the target and are renamed when complete.
+PARTIAL_SUFFIX = ".uploading"
+
+
+def is_partial_upload(name: str) -> bool:
+    """Names of uploads still in flight (or abandoned by a dropped connection); never listed."""
+    return name.startswith(".") and name.endswith(PARTIAL_SUFFIX)
+
+
+def _partial_name(remote_path: str) -> str:
+    head, tail = posixpath.split(remote_path)
+    return posixpath.join(head, f".{tail}.{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
+
+
+def makedirs(conn: SFTPConnection, path: str) -> None:
+    """`mkdir -p`, remembering what exists so repeated uploads into a directory cost no round trip."""
+    if path in conn.known_dirs or path == "/":
+        return
+    try:
+        conn.sftp.mkdir(path)
+    except OSError:
+        # Exists already (a file there fails below), or the parent is missing.
+        try:
+            attrs = conn.sftp.stat(path)
+        except FileNotFoundError:
+            makedirs(conn, posixpath.dirname(path))
+            with contextlib.suppress(OSError):
+                conn.sftp.mkdir(path)
+            attrs = conn.sftp.stat(path)
+        if not stat.S_ISDIR(attrs.st_mode or 0):
+            raise NotADirectoryError(errno.ENOTDIR, f"{path} on the SFTP server is not a directory") from None
+    conn.known_dirs.add(path)
+
+
+class AtomicUpload:
+    """A file being written under a hidden partial name, renamed over the target only when complete.
+
+    A dropped connection leaves at most a hidden partial file (see `is_partial_upload`), never a
+    truncated file under the artifact's name.
+    """
+
+    def __init__(self, conn: SFTPConnection, remote_path: str) -> None:
+        makedirs(conn, posixpath.dirname(remote_path))
+        self.conn = conn
+        self.remote_path = remote_path
+        self.partial = _partial_name(remote_path)
+        self._file = conn.sftp.open(self.partial, "wb")
+        # Pipelined: writes do not wait for each acknowledgement; errors surface at close().
+        self._file.set_pipelined(True)
+        self._file.MAX_REQUEST_SIZE = conn.write_size
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def commit(self) -> None:
+        self._file.close()
+        self.conn.sftp.posix_rename(self.partial, self.remote_path)
+
+    def abort(self) -> None:
+        if not self.conn.alive():
+            return  # nothing can be cleaned up over a dead session; the partial name stays hidden
+        with contextlib.suppress(Exception):
+            self._file.close()
+        with contextlib.suppress(Exception):
+            self.conn.sftp.remove(self.partial)
+
+
+def upload_chunks(conn: SFTPConnection, chunks: Iterable[bytes], remote_path: str) -> None:
+    """Write `chunks` to a partial file, then rename it over `remote_path` (atomic on POSIX servers)."""
+    upload = AtomicUpload(conn, remote_path)
+    try:
+        for chunk in chunks:
+            upload.write(chunk)
+        upload.commit()
+    except BaseException:
+        upload.abort()
+        raise
+
+
+def _file_chunks(local_path: str | os.PathLike[str]) -> Iterable[bytes]:
+    with open(local_path, "rb") as local:
+        while chunk := local.read(COPY_CHUNK):
+            yield chunk
+
+
+def upload_file(conn: SFTPConnection, local_path: str | os.PathLike[str], remote_path: str) -> None:
+    try:
+        upload_chunks(conn, _file_chunks(local_path), remote_path)
+    except FileNotFoundError:
+        # A directory we cached may have been removed by another process: forget and try once more.
+        if posixpath.dirname(remote_path) not in conn.known_dirs:
+            raise
+        conn.known_dirs.clear()
+        upload_chunks(conn, _file_chunks(local_path), remote_path)
+
+
+def download_file(conn: SFTPConnection, remote_path: str, local_path: str | os.PathLike[str]) -> None:
+    """Stream to `local_path`; files larger than one request are read ahead (paramiko prefetch)."""
+    partial = Path(f"{local_path}{PARTIAL_SUFFIX}")
+    try:
+        with conn.sftp.open(remote_path, "rb") as remote, open(partial, "wb") as local:
+            remote.MAX_REQUEST_SIZE = conn.read_size
+            size = remote.stat().st_size or 0
+            if size > conn.read_size:
+                remote.prefetch(size)
+            while chunk := remote.read(COPY_CHUNK):
+                local.write(chunk)
+        partial.replace(local_path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def list_dir(conn: SFTPConnection, path: str) -> list[paramiko.SFTPAttributes] | None:
+    """Entries of a directory (partial uploads hidden); None when `path` is missing or not a directory."""
+    try:
+        attrs = conn.sftp.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISDIR(attrs.st_mode or 0):
+        return None
+    entries = conn.sftp.listdir_attr(path)
+    return [e for e in entries if not is_partial_upload(e.filename)]
+
+
+def is_dir(conn: SFTPConnection, path: str) -> bool:
+    try:
+        return stat.S_ISDIR(conn.sftp.stat(path).st_mode or 0)
+    except FileNotFoundError:
+        return False
+
+
+def remove_tree(conn: SFTPConnection, path: str) -> None:
+    """Remove a file or a directory tree; a missing path is not an error (it is gone either way)."""
+    try:
+        attrs = conn.sftp.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(attrs.st_mode or 0):
+        for entry in conn.sftp.listdir_attr(path):
+            child = posixpath.join(path, entry.filename)
+            if stat.S_ISDIR(entry.st_mode or 0):
+                remove_tree(conn, child)
+            else:
+                conn.sftp.remove(child)
+        conn.sftp.rmdir(path)
+    else:
+        conn.sftp.remove(path)
+    conn.known_dirs.clear()
