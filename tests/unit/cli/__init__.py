@@ -1,0 +1,1 @@
+"""Tests of the `mlops` CLI and `tracked_run` against real servers."""

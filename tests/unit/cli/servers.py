@@ -1,0 +1,204 @@
+"""Real servers for the CLI tests: an `mlflow server` with basic-auth and an OpenSSH sshd, on loopback.
+
+Both run as the test user from throw-away directories; nothing here talks to a mock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(probe, what: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        if probe():
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        # The server runs in its own session: signal its whole process group (uvicorn workers too).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    admin_user: str
+    admin_password: str
+    process: subprocess.Popen
+    log: Path
+
+    def create_user(self, username: str) -> str:
+        password = secrets.token_urlsafe(16)
+        response = requests.post(
+            f"{self.url}/api/2.0/mlflow/users/create",
+            json={"username": username, "password": password},
+            auth=(self.admin_user, self.admin_password),
+            timeout=30,
+        )
+        response.raise_for_status()
+        return password
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+def start_mlflow_server(workdir: Path) -> MlflowServer:
+    """`mlflow server --app-name basic-auth`, sqlite stores, artifacts proxied to a local directory."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    admin_password = secrets.token_urlsafe(16)
+    auth_ini = workdir / "basic_auth.ini"
+    auth_ini.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{workdir / 'auth.db'}\n"
+        "admin_username = admin\n"
+        f"admin_password = {admin_password}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    port = free_port()
+    log = workdir / "server.log"
+    env = {
+        **os.environ,
+        "HOME": str(workdir),
+        "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
+        # No job runner/huey consumers: 2 processes instead of 15 (environment notes).
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        env.pop(name, None)
+    command = [
+        sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+        "--artifacts-destination", str(workdir / "artifacts"),
+    ]  # fmt: skip
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        _wait(healthy, "mlflow server", process, log, timeout=180)
+    except BaseException:
+        _stop(process)
+        raise
+    return MlflowServer(url, "admin", admin_password, process, log)
+
+
+def ssh_keygen(path: Path, key_type: str = "ed25519") -> Path:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", key_type, "-N", "", "-C", path.name, "-f", str(path)],
+        check=True,
+    )
+    return path
+
+
+def fingerprint(public_key: Path) -> str:
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(public_key)], check=True, capture_output=True
+    )
+    return out.stdout.decode().split()[1]
+
+
+class LocalSshd:
+    """OpenSSH's sshd as the current user on a loopback port, SFTP only, key login only.
+
+    Only the user running it can log in (sshd cannot switch users without root), which is how the
+    stack's SFTP image works too: one account, its own host keys.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.user = getpass.getuser()
+        self.authorized_keys = workdir / "authorized_keys"
+        self.authorized_keys.touch()
+        self.process: subprocess.Popen | None = None
+        self.log = workdir / "sshd.log"
+
+    def authorize(self, public_key: Path) -> None:
+        with self.authorized_keys.open("a") as out:
+            out.write(public_key.read_text())
+
+    def start(self, host_key: Path) -> None:
+        config = self.workdir / "sshd_config"
+        config.write_text(
+            f"Port {self.port}\n"
+            "ListenAddress 127.0.0.1\n"
+            f"HostKey {host_key}\n"
+            f"PidFile {self.workdir / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {self.authorized_keys}\n"
+            "PubkeyAuthentication yes\n"
+            "PasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\n"
+            "UsePAM no\n"
+            "StrictModes no\n"
+            "PermitRootLogin prohibit-password\n"
+            "Subsystem sftp internal-sftp\n"
+            "ForceCommand internal-sftp\n"
+        )
+        if os.geteuid() == 0:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege-separation directory
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def listening() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    return sock.recv(4).startswith(b"SSH-")
+            except OSError:
+                return False
+
+        _wait(listening, "sshd", self.process, self.log, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+            self.process = None
