@@ -78,14 +78,12 @@ app.kubernetes.io/component: {{ .component }}
 runAsNonRoot: true
 seccompProfile:
   type: RuntimeDefault
-{{- with .Values.podSecurity.runAsUser }}
-runAsUser: {{ . }}
+{{- /* kindIs "invalid": unset (null); 0 is a valid group, so `with` would drop it. */}}
+{{- range $field := list "runAsUser" "runAsGroup" "fsGroup" }}
+{{- $value := index $.Values.podSecurity $field }}
+{{- if not (kindIs "invalid" $value) }}
+{{ $field }}: {{ $value }}
 {{- end }}
-{{- with .Values.podSecurity.runAsGroup }}
-runAsGroup: {{ . }}
-{{- end }}
-{{- with .Values.podSecurity.fsGroup }}
-fsGroup: {{ . }}
 {{- end }}
 {{- end }}
 

@@ -1,0 +1,96 @@
+"""NetworkPolicies: exact selectors and peers; one value turns them all off (local Docker runner)."""
+
+from __future__ import annotations
+
+from .helm import CHART, find, render
+
+SELECT = {"app.kubernetes.io/name": "mlops-stack", "app.kubernetes.io/instance": "t"}
+
+
+def component(name: str) -> dict:
+    return {"matchLabels": {**SELECT, "app.kubernetes.io/component": name}}
+
+
+def test_postgresql_only_from_mlflow_migration_and_backup() -> None:
+    policy = find(render(), "NetworkPolicy", "postgresql")["spec"]
+    assert policy == {
+        "podSelector": component("postgresql"),
+        "policyTypes": ["Ingress"],
+        "ingress": [{
+            "from": [{"podSelector": {
+                "matchLabels": SELECT,
+                "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In",
+                                      "values": ["mlflow", "migration", "backup"]}],
+            }}],
+            "ports": [{"port": 5432, "protocol": "TCP"}],
+        }],
+    }
+
+
+def test_sftp_from_mlflow_test_pod_and_client_cidrs() -> None:
+    policy = find(render([CHART / "ci" / "openshift-values.yaml"]), "NetworkPolicy", "sftp")["spec"]
+    assert policy["podSelector"] == component("sftp")
+    assert policy["ingress"] == [{
+        "from": [
+            {"podSelector": {
+                "matchLabels": SELECT,
+                "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In",
+                                      "values": ["mlflow", "test"]}],
+            }},
+            {"ipBlock": {"cidr": "10.20.0.0/16"}},
+        ],
+        "ports": [{"port": 2222, "protocol": "TCP"}],
+    }]
+
+
+def test_mlflow_from_router_and_ingress_namespaces() -> None:
+    policy = find(render(), "NetworkPolicy", "mlflow")["spec"]
+    assert policy["podSelector"] == component("mlflow")
+    assert policy["ingress"] == [{
+        "from": [
+            {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/ingress": ""}}},
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+            {"podSelector": component("test")},
+        ],
+        "ports": [{"port": 5000, "protocol": "TCP"}],
+    }]
+
+
+def test_client_only_pods_accept_nothing() -> None:
+    policy = find(render(), "NetworkPolicy", "clients")["spec"]
+    assert policy == {
+        "podSelector": {
+            "matchLabels": SELECT,
+            "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In",
+                                  "values": ["migration", "backup", "test"]}],
+        },
+        "policyTypes": ["Ingress"],
+        "ingress": [],
+    }
+
+
+def test_selectors_match_the_pods_they_protect() -> None:
+    docs = render(is_upgrade=True)
+    labels = {
+        (d["kind"], d["metadata"]["name"]): (
+            d["metadata"]["labels"] if d["kind"] == "Pod"
+            else d["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"] if d["kind"] == "CronJob"
+            else d["spec"]["template"]["metadata"]["labels"]
+        )
+        for d in docs if d["kind"] in {"Deployment", "StatefulSet", "Job", "CronJob", "Pod"}
+    }
+    components = {name: lab["app.kubernetes.io/component"] for (_, name), lab in labels.items()}
+    assert components == {
+        "t-mlops-stack-mlflow": "mlflow",
+        "t-mlops-stack-sftp": "sftp",
+        "t-mlops-stack-postgresql": "postgresql",
+        "t-mlops-stack-backup": "backup",
+        "t-mlops-stack-db-migration": "migration",
+        "t-mlops-stack-test": "test",
+    }
+    assert all(lab["app.kubernetes.io/instance"] == "t" for lab in labels.values())
+
+
+def test_one_value_turns_every_policy_off() -> None:
+    assert [d for d in render(set_values=["networkPolicy.enabled=false"]) if d["kind"] == "NetworkPolicy"] == []
+    assert len([d for d in render() if d["kind"] == "NetworkPolicy"]) == 4

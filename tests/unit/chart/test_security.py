@@ -1,0 +1,101 @@
+"""restricted-v2 readiness: exact security contexts on every pod and container of every render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .helm import CI_VALUES, containers, find, pod_spec, render, workloads
+
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+POD_SECURITY_DEFAULT = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def all_renders() -> list[tuple[str, list[dict[str, Any]]]]:
+    out = [("default", render()), ("upgrade", render(is_upgrade=True))]
+    out += [(f.name, render([f])) for f in CI_VALUES]
+    return out
+
+
+def test_every_container_has_the_restricted_security_context() -> None:
+    checked = 0
+    for name, docs in all_renders():
+        for workload in workloads(docs):
+            for cname, container in containers(workload).items():
+                where = f"{name}: {workload['kind']}/{workload['metadata']['name']}/{cname}"
+                assert container["securityContext"] == CONTAINER_SECURITY, where
+                checked += 1
+    assert checked >= 60
+
+
+def test_default_pods_set_no_uid_gid_or_fsgroup() -> None:
+    """OpenShift assigns UID and fsGroup from the namespace range; a fixed one would be rejected."""
+    for workload in workloads(render()):
+        spec = pod_spec(workload)
+        assert spec["securityContext"] == POD_SECURITY_DEFAULT, workload["metadata"]["name"]
+        for container in containers(workload).values():
+            assert "runAsUser" not in container["securityContext"]
+            assert "runAsGroup" not in container["securityContext"]
+
+
+def test_plain_kubernetes_values_set_the_ids_on_every_pod() -> None:
+    docs = render(set_values=["podSecurity.runAsUser=1001", "podSecurity.runAsGroup=0", "podSecurity.fsGroup=1001"])
+    for workload in workloads(docs):
+        assert pod_spec(workload)["securityContext"] == {
+            **POD_SECURITY_DEFAULT,
+            "runAsUser": 1001,
+            "runAsGroup": 0,
+            "fsGroup": 1001,
+        }
+
+
+def test_no_pod_mounts_a_service_account_token() -> None:
+    docs = render()
+    for workload in workloads(docs):
+        assert pod_spec(workload)["automountServiceAccountToken"] is False
+    service_account = [d for d in docs if d["kind"] == "ServiceAccount"]
+    assert [sa["automountServiceAccountToken"] for sa in service_account] == [False]
+
+
+def test_every_container_has_requests_and_limits() -> None:
+    for name, docs in all_renders():
+        for workload in workloads(docs):
+            for cname, container in containers(workload).items():
+                resources = container["resources"]
+                for kind in ("requests", "limits"):
+                    assert set(resources[kind]) == {"cpu", "memory"}, f"{name}: {cname}: {kind}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "container", "writable"),
+    [
+        ("Deployment", "mlflow", "mlflow", {"/tmp"}),
+        ("Deployment", "mlflow", "known-hosts", {"/var/run/mlops-ssh"}),
+        ("StatefulSet", "postgresql", "postgresql", {"/var/lib/postgresql/data", "/tmp"}),
+        ("Deployment", "sftp", "sftp", {"/data", "/tmp", "/var/lib/sftp-host-keys"}),
+        ("Deployment", "sftp", "stage-host-keys", {"/tmp", "/var/lib/sftp-host-keys"}),
+        ("Deployment", "sftp", "authorized-keys", {"/etc/sftp/authorized-keys"}),
+        ("CronJob", "backup", "pg-dump", {"/tmp", "/backups"}),
+    ],
+)
+def test_writable_mounts_are_exactly_what_the_image_contract_names(
+    kind: str, name: str, container: str, writable: set[str]
+) -> None:
+    """images/README.md lists the writable paths of each image; everything else is read-only."""
+    spec = containers(find(render(), kind, name))[container]
+    assert {m["mountPath"] for m in spec["volumeMounts"] if not m.get("readOnly")} == writable
+
+
+def test_emptydirs_have_size_limits() -> None:
+    for workload in workloads(render()):
+        for volume in pod_spec(workload)["volumes"]:
+            if "emptyDir" in volume:
+                assert volume["emptyDir"]["sizeLimit"], volume["name"]
