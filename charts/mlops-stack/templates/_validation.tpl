@@ -58,7 +58,26 @@ Included once from NOTES-free validation.yaml so that `helm template`, `install`
 {{- range $i, $key := .Values.sftp.authorizedKeys }}
 {{- if contains "PRIVATE KEY" $key }}
 {{- $errors = append $errors (printf "sftp.authorizedKeys[%d] is a private key: put the public key line (the .pub file, e.g. 'ssh-ed25519 AAAA... user@host') here and keep the private key on the user's machine." $i) }}
+{{- else if not (regexMatch "^((sk-)?(ssh-ed25519|ecdsa-sha2-nistp(256|384|521))(@openssh\\.com)?|ssh-rsa) [A-Za-z0-9+/]+=*( .*)?$" (trim $key)) }}
+{{- $errors = append $errors (printf "sftp.authorizedKeys[%d] (%q) is not an OpenSSH public key line: paste the content of the user's .pub file, e.g. 'ssh-ed25519 AAAAC3Nza... alice@laptop'." $i (trunc 40 $key)) }}
 {{- end }}
+{{- end }}
+{{- range $path, $cidrs := dict "networkPolicy.sftp.clientCIDRs" .Values.networkPolicy.sftp.clientCIDRs "sftp.service.loadBalancerSourceRanges" .Values.sftp.service.loadBalancerSourceRanges }}
+{{- range $i, $cidr := $cidrs }}
+{{- if not (regexMatch "^(([0-9]{1,3}\\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:]+/[0-9]{1,3})$" $cidr) }}
+{{- $errors = append $errors (printf "%s[%d] = %q is not a CIDR: write a network with its prefix length, e.g. 10.20.0.0/16 (a single address is 10.20.0.5/32)." $path $i $cidr) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Backups. */}}
+{{- if not (regexMatch "^(@(hourly|daily|weekly|monthly|yearly)|([^ ]+ +){4}[^ ]+)$" .Values.backup.schedule) }}
+{{- $errors = append $errors (printf "backup.schedule %q is not a cron schedule: use five fields (minute hour day-of-month month day-of-week), e.g. \"15 2 * * *\" for 02:15 daily, or @daily." .Values.backup.schedule) }}
+{{- end }}
+
+{{/* Pod security: the images refuse root, and so does runAsNonRoot. */}}
+{{- if and (not (kindIs "invalid" .Values.podSecurity.runAsUser)) (eq (int .Values.podSecurity.runAsUser) 0) }}
+{{- $errors = append $errors "podSecurity.runAsUser is 0 (root): every pod runs with runAsNonRoot. Leave it empty on OpenShift, or set a non-root UID such as 1001." }}
 {{- end }}
 
 {{/* Images: a moving tag breaks the pinned image contract and rollbacks. */}}

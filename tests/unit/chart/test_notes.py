@@ -1,0 +1,44 @@
+"""NOTES.txt gives a data scientist exactly what they need to start."""
+
+from __future__ import annotations
+
+from .helm import CHART, NAMESPACE, RELEASE, run_helm
+
+
+def notes(*args: str) -> str:
+    out = run_helm(["install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", *args])
+    return out[out.index("NOTES:"):]
+
+
+def test_notes_on_openshift() -> None:
+    text = notes("-f", str(CHART / "ci" / "openshift-values.yaml"))
+    assert "  URL:       https://mlflow.apps.example.com\n" in text
+    assert (
+        "  Password:  kubectl -n mlops get secret t-mlops-stack-mlflow -o jsonpath='{.data.admin-password}'"
+        " | base64 -d; echo\n"
+    ) in text
+    assert "  Host:      <load balancer address: see below>\n" in text
+    assert "  Port:      2222\n" in text
+    assert (
+        "kubectl -n mlops get secret t-mlops-stack-sftp-host-keys -o jsonpath='{.data.ssh_host_ecdsa_key}'"
+        " | base64 -d | ssh-keygen -y -f /dev/stdin | ssh-keygen -l -f -\n"
+    ) in text
+    assert (
+        "  mlops init --tracking-uri https://mlflow.apps.example.com"
+        " --sftp-host <load balancer address: see below> --sftp-port 2222\n"
+    ) in text
+    assert "helm test t -n mlops" in text
+
+
+def test_notes_in_cluster_only() -> None:
+    text = notes()
+    assert (
+        "  mlops init --tracking-uri http://t-mlops-stack-mlflow.mlops.svc:5000"
+        " --sftp-host t-mlops-stack-sftp.mlops.svc --sftp-port 2222\n"
+    ) in text
+    assert "No Route or Ingress was created" in text
+
+
+def test_notes_with_node_port() -> None:
+    text = notes("-f", str(CHART / "ci" / "kubernetes-ingress-values.yaml"))
+    assert "--tracking-uri https://mlflow.example.com --sftp-host <a node address> --sftp-port 30222\n" in text
