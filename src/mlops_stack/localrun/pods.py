@@ -42,6 +42,7 @@ class Pod:
     aliases: list[str] = field(default_factory=list)
     publish: dict[int, tuple[str, int]] = field(default_factory=dict)
     claims: dict[str, str] = field(default_factory=dict)  # volume name -> claim name (volumeClaimTemplates)
+    controller: dict = field(default_factory=dict)  # the workload's spec (a Job's backoffLimit, ...)
 
     @property
     def spec(self) -> dict:
@@ -148,7 +149,7 @@ class PodRunner:
                 }
                 for p in plans
             ],
-            "containers": [{k: v for k, v in o.items() if k != "spec"} for o in init + main],
+            "containers": init + main,
             "restart": pod.restart_policy,
             "fsgroup": security.volume_group(pod_sc),
         }

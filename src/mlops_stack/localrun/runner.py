@@ -95,10 +95,8 @@ class Runner:
         if errors:
             raise LocalRunError("\n".join(errors))
 
-    def _run_job(
-        self, pods: PodRunner, job: Prepared, deadline: float, manifest: Manifest | None = None
-    ) -> None:
-        spec = (manifest or {}).get("spec") or {}
+    def _run_job(self, pods: PodRunner, job: Prepared, deadline: float) -> None:
+        spec = job.pod.controller
         attempts = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT)) + 1
         if "activeDeadlineSeconds" in spec:
             deadline = min(deadline, time.monotonic() + float(spec["activeDeadlineSeconds"]))
@@ -139,7 +137,7 @@ class Runner:
                 pods.start(job, deadline)
                 pods.wait_completed(job, deadline)
             else:
-                self._run_job(pods, job, deadline, hook.manifest)
+                self._run_job(pods, job, deadline)
         except LocalRunError:
             if "hook-failed" in hook.delete_policies:
                 pods.stop_pod(job.docker_name)

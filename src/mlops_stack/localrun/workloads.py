@@ -32,7 +32,7 @@ def pods_of(manifest: Manifest, namespace: str) -> list[Pod]:
     template = spec["template"]
     restart = (template.get("spec") or {}).get("restartPolicy", "Always" if kind != "Job" else "Never")
     if kind == "Job":
-        return [Pod(name, owner, template, namespace, restart)]
+        return [Pod(name, owner, template, namespace, restart, controller=spec)]
     pods = []
     for ordinal in range(int(spec.get("replicas", 1))):
         pod_name = f"{name}-{ordinal}"

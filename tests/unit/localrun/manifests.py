@@ -16,8 +16,14 @@ def container(name: str, image: str, script: str, **extra: object) -> dict:
     return {"name": name, "image": image, "command": ["/bin/sh", "-c"], "args": [script], **extra}
 
 
-def job(name: str, containers: list[dict], volumes: list[dict] | None = None, hook: str | None = None,
-        weight: int = 0, **spec: object) -> dict:  # fmt: skip
+def job(
+    name: str,
+    containers: list[dict],
+    volumes: list[dict] | None = None,
+    hook: str | None = None,
+    weight: int = 0,
+    **spec: object,
+) -> dict:
     metadata: dict = {"name": name}
     if hook:
         metadata["annotations"] = {"helm.sh/hook": hook, "helm.sh/hook-weight": str(weight)}

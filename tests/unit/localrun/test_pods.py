@@ -12,15 +12,20 @@ from .manifests import configmap, container, job, secret
 pytestmark = pytest.mark.images
 
 PROBE_SCRIPT = (
-    "echo A=$A B=$B GREETING=$(C_GREETING) ARG=$1; id; stat -c '%a %u %g %n' /etc/s/* /etc/s/sub/* /mem /scratch; "
+    "echo A=$A B=$B GREETING=$(C_GREETING) ARG=$1; id; "
+    "stat -c '%a %u %g %n' /etc/s/* /etc/s/sub/* /mem /scratch; "
     "cat /etc/s/pw; echo; grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status; "
-    "touch /x 2>/dev/null || echo rootfs-not-writable; echo hi > /scratch/y && echo > /mem/z && echo volumes-writable"
+    "touch /x 2>/dev/null || echo rootfs-not-writable; "
+    "echo hi > /scratch/y && echo > /mem/z && echo volumes-writable"
 )
 
 
 def pod_job(image: str, pod_security: dict | None = None, container_security: dict | None = None) -> dict:
     main = container(
-        "main", image, PROBE_SCRIPT + "; exit 0", args=None,
+        "main",
+        image,
+        PROBE_SCRIPT + "; exit 0",
+        args=None,
         env=[
             {"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "password"}}},
             {"name": "B", "value": "$(A)-suffix $$(A)"},
@@ -33,16 +38,28 @@ def pod_job(image: str, pod_security: dict | None = None, container_security: di
             {"name": "mem", "mountPath": "/mem"},
         ],
         securityContext=container_security or {},
-        resources={"limits": {"memory": "64Mi", "cpu": "500m"}, "requests": {"memory": "32Mi", "cpu": "250m"}},
-    )  # fmt: skip
+        resources={
+            "limits": {"memory": "64Mi", "cpu": "500m"},
+            "requests": {"memory": "32Mi", "cpu": "250m"},
+        },
+    )
     main["command"] = ["/bin/sh", "-c", PROBE_SCRIPT, "sh", "$(NAME)"]
     del main["args"]
     volumes = [
-        {"name": "sec", "secret": {"secretName": "s", "defaultMode": 0o400, "items": [
-            {"key": "password", "path": "pw", "mode": 0o440}, {"key": "other", "path": "sub/other"}]}},
+        {
+            "name": "sec",
+            "secret": {
+                "secretName": "s",
+                "defaultMode": 0o400,
+                "items": [
+                    {"key": "password", "path": "pw", "mode": 0o440},
+                    {"key": "other", "path": "sub/other"},
+                ],
+            },
+        },
         {"name": "scratch", "emptyDir": {}},
         {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
-    ]  # fmt: skip
+    ]
     return job("probe", [main], volumes, pod={"securityContext": pod_security or {}})
 
 
@@ -57,8 +74,16 @@ def data(image: str, **kwargs: dict) -> list[dict]:
 def test_env_files_and_openshift_style_user(
     runner: Runner, toolbox: str, docker_client: docker.DockerClient
 ) -> None:
-    runner.up(data(toolbox, container_security={
-        "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}))  # fmt: skip
+    runner.up(
+        data(
+            toolbox,
+            container_security={
+                "readOnlyRootFilesystem": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+            },
+        )
+    )
     out = logs(docker_client, f"{runner.engine.project}-probe-main").splitlines()
     assert out[0] == "A=p@ss B=p@ss-suffix $(A) GREETING=hello ARG=probe"
     assert out[1] == "uid=1000680000 gid=0(root) groups=0(root)"
@@ -78,7 +103,11 @@ def test_env_files_and_openshift_style_user(
     ]
     host = docker_client.containers.get(f"{runner.engine.project}-probe-main").attrs["HostConfig"]
     assert (host["Memory"], host["NanoCpus"], host["MemoryReservation"], host["CpuShares"]) == (
-        64 * 2**20, 500_000_000, 32 * 2**20, 256)  # fmt: skip
+        64 * 2**20,
+        500_000_000,
+        32 * 2**20,
+        256,
+    )
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
     assert host["SecurityOpt"] == ["no-new-privileges:true"]
@@ -90,8 +119,13 @@ def test_fsgroup_owns_volumes_and_is_a_supplementary_group(
     runner.up(data(toolbox, pod_security={"runAsUser": 1234, "fsGroup": 2000}))
     out = logs(docker_client, f"{runner.engine.project}-probe-main").splitlines()
     assert out[1] == "uid=1234 gid=0(root) groups=0(root),2000"
-    assert out[2:7] == ["440 0 2000 /etc/s/pw", "755 0 2000 /etc/s/sub", "400 0 2000 /etc/s/sub/other",
-                        "777 0 2000 /mem", "777 0 2000 /scratch"]  # fmt: skip
+    assert out[2:7] == [
+        "440 0 2000 /etc/s/pw",
+        "755 0 2000 /etc/s/sub",
+        "400 0 2000 /etc/s/sub/other",
+        "777 0 2000 /mem",
+        "777 0 2000 /scratch",
+    ]
     # Without these flags the container keeps Docker's defaults (as Kubernetes keeps the runtime's).
     assert out[8] == "CapBnd:\t00000000a80425fb"
     assert out[9:] == [

@@ -27,10 +27,12 @@ def test_network_policy_is_refused_with_what_to_do() -> None:
 
 
 def test_unknown_kind_and_cronjob_are_refused() -> None:
-    reasons = refusal([
-        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup"}},
-        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "x"}},
-    ])  # fmt: skip
+    reasons = refusal(
+        [
+            {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup"}},
+            {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "x"}},
+        ]
+    )
     assert reasons == [
         "CronJob/backup: the local engine has no scheduler; disable the CronJob for local use",
         "Endpoints/x: kind Endpoints is not supported by the local runner",
@@ -49,7 +51,7 @@ def test_every_unsupported_field_is_named_with_its_path() -> None:
                 lifecycle={"preStop": {}},
                 volumeMounts=[{"name": "cfg", "mountPath": "/c/file", "subPath": "file"}],
             )
-        ],  # fmt: skip
+        ],
         volumes=[{"name": "host", "hostPath": {"path": "/etc"}}, {"name": "cfg", "configMap": {"name": "c"}}],
         hostNetwork=True,
     )
@@ -65,9 +67,19 @@ def test_every_unsupported_field_is_named_with_its_path() -> None:
 
 
 def test_privileged_and_unenforceable_resources_are_refused() -> None:
-    web = deployment("web", {"app": "web"}, [container("c", IMAGE, "true",
-        securityContext={"privileged": True},
-        resources={"limits": {"ephemeral-storage": "1Gi", "memory": "64Mi"}})])  # fmt: skip
+    web = deployment(
+        "web",
+        {"app": "web"},
+        [
+            container(
+                "c",
+                IMAGE,
+                "true",
+                securityContext={"privileged": True},
+                resources={"limits": {"ephemeral-storage": "1Gi", "memory": "64Mi"}},
+            )
+        ],
+    )
     assert refusal([web]) == [
         "Deployment/web.spec.template.spec.containers[c].securityContext.privileged: privileged containers "
         "are never run",
@@ -77,8 +89,13 @@ def test_privileged_and_unenforceable_resources_are_refused() -> None:
 
 
 def test_moot_fields_are_accepted_and_moot_kinds_are_noted() -> None:
-    web = deployment("web", {"app": "web"}, [container("c", IMAGE, "true", imagePullPolicy="Always")],
-                     affinity={}, tolerations=[])  # fmt: skip
+    web = deployment(
+        "web",
+        {"app": "web"},
+        [container("c", IMAGE, "true", imagePullPolicy="Always")],
+        affinity={},
+        tolerations=[],
+    )
     web["spec"]["strategy"] = {"type": "RollingUpdate"}
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"}}
     assert support.check(build_release([web, pdb])) == [

@@ -1,0 +1,83 @@
+"""Helm's order on the engine: hooks by point and weight, install then upgrade, claims kept by `down`."""
+
+import docker
+import pytest
+
+from mlops_stack.localrun.runner import Runner
+
+from .conftest import volume_file
+from .manifests import container, deployment, job
+
+pytestmark = pytest.mark.images
+
+CLAIM = {"name": "data", "persistentVolumeClaim": {"claimName": "journal"}}
+MOUNT = [{"name": "data", "mountPath": "/data"}]
+
+
+def step(image: str, name: str, hook: str | None = None, weight: int = 0) -> dict:
+    """A Job that appends its name to the journal on the shared claim."""
+    writer = container("write", image, f"echo {name} >> /data/journal", volumeMounts=MOUNT)
+    return job(name, [writer], [CLAIM], hook=hook, weight=weight)
+
+
+def release(image: str) -> list[dict]:
+    server = container("server", image, "echo server-$(date +%s) >> /data/journal; exec sleep infinity",
+                       volumeMounts=MOUNT)  # fmt: skip
+    return [
+        step(image, "post-install", "post-install"),
+        step(image, "pre-install-late", "pre-install", weight=5),
+        step(image, "pre-install-early", "pre-install", weight=-5),
+        step(image, "pre-upgrade", "pre-upgrade"),
+        step(image, "post-upgrade", "post-upgrade"),
+        deployment("app", {"app": "app"}, [server], volumes=[CLAIM], terminationGracePeriodSeconds=1),
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "journal"},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+    ]  # fmt: skip
+
+
+def journal(client: docker.DockerClient, image: str, runner: Runner) -> list[str]:
+    lines = volume_file(client, image, runner.engine.name("journal"), "journal").splitlines()
+    return [line if not line.startswith("server-") else "server" for line in lines]
+
+
+def test_hooks_install_upgrade_and_claims_across_down(
+    runner: Runner, toolbox: str, docker_client: docker.DockerClient
+) -> None:
+    assert runner.up(release(toolbox)) == "install"
+    assert journal(docker_client, toolbox, runner) == [
+        "pre-install-early",
+        "pre-install-late",
+        "server",
+        "post-install",
+    ]
+
+    assert runner.up(release(toolbox)) == "upgrade"
+    # The server pod is unchanged, so it keeps running; only the upgrade hooks run.
+    assert journal(docker_client, toolbox, runner)[4:] == ["pre-upgrade", "post-upgrade"]
+
+    runner.down()
+    assert docker_client.containers.list(all=True, filters={"name": runner.engine.project}) == []
+    assert runner.engine.volume_names() == [f"{runner.engine.project}-journal"]
+
+    assert runner.up(release(toolbox)) == "upgrade"
+    assert journal(docker_client, toolbox, runner)[4:] == [
+        "pre-upgrade",
+        "post-upgrade",
+        "pre-upgrade",
+        "server",
+        "post-upgrade",
+    ]
+
+    # A new claim is group-0 writable with setgid, like a volume the kubelet gave to the pod's fsGroup.
+    stat = docker_client.containers.run(
+        toolbox,
+        ["stat", "-c", "%a %u %g", "/v"],
+        remove=True,
+        volumes={runner.engine.name("journal"): {"bind": "/v"}},
+    )
+    assert stat.decode() == "2775 0 0\n"
+
+    removed = runner.clean()
+    assert removed == [f"{runner.engine.project}-journal"]
+    assert runner.engine.volume_names() == []
+    assert runner.up(release(toolbox)) == "install"
