@@ -160,6 +160,8 @@ def objects(kubeconfig: Path, kind: str, namespace: str, selector: dict[str, str
 def component_name(kubeconfig: Path, kind: str, component: str, release: str, namespace: str) -> str:
     """The name of the release's one <kind> of a component, found by its labels (not by naming rules)."""
     found = objects(kubeconfig, kind, namespace, {INSTANCE_LABEL: release, COMPONENT_LABEL: component})
+    if kind == "service":  # a StatefulSet's headless Service is not the one clients use
+        found = [o for o in found if o["spec"].get("clusterIP") != "None"]
     if len(found) != 1:
         names = [o["metadata"]["name"] for o in found]
         raise RuntimeError(

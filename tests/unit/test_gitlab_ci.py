@@ -274,17 +274,40 @@ def test_ci_scripts_are_valid_bash() -> None:
         assert "set -euo pipefail" in script.read_text(), f"{script.name} lacks set -euo pipefail"
 
 
-@pytest.mark.skipif(not HELM.exists(), reason="helm not installed in .tools/bin: run `make tools`")
-def test_kind_values_pass_helm_lint_strict() -> None:
-    result = subprocess.run(
-        [str(HELM), "lint", "--strict", str(ROOT / "charts" / "mlops-stack"), "-f", "tests/kind/values.yaml"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+def kind_node_kubernetes_version() -> str:
+    """The Kubernetes version of the kind node image pinned in scripts/kind-up."""
+    match = re.search(
+        r"kindest/node:v(\d+\.\d+\.\d+)@sha256:[0-9a-f]{64}", (ROOT / "scripts" / "kind-up").read_text()
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert match, "scripts/kind-up must pin kindest/node:vX.Y.Z@sha256:<digest>"
+    return match.group(1)
+
+
+@pytest.mark.skipif(not HELM.exists(), reason="helm not installed in .tools/bin: run `make tools`")
+def test_what_the_kind_job_installs_lints_and_validates_for_the_kind_node(tmp_path: Path) -> None:
+    values = ["-f", "tests/kind/values.yaml", *subprocess.run(
+        ["scripts/ci-image-values", "registry.example.com/group/mlops-stack", "0123abc"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()]  # fmt: skip
+    lint = subprocess.run(
+        [str(HELM), "lint", "--strict", "charts/mlops-stack", *values],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    rendered = tmp_path / "kind.yaml"
+    rendered.write_text(
+        subprocess.run(
+            [str(HELM), "template", "mlops-stack", "charts/mlops-stack", "-n", "mlops-stack", *values],
+            cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+        ).stdout
+    )  # fmt: skip
+    assert "image: registry.example.com/group/mlops-stack/mlflow:0123abc" in rendered.read_text()
+    validate = subprocess.run(
+        [str(Path(sys.executable).with_name("kubernetes-validate")), "--strict", "--quiet",
+         "--kubernetes-version", kind_node_kubernetes_version(), str(rendered)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert validate.returncode == 0, validate.stdout + validate.stderr
 
 
 # ---- broken copies: each rule must report its breakage
