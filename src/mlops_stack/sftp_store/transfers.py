@@ -96,21 +96,21 @@ def upload_chunks(conn: SFTPConnection, chunks: Iterable[bytes], remote_path: st
         raise
 
 
-def _file_chunks(local_path: str | os.PathLike[str]) -> Iterable[bytes]:
+def _upload_local(conn: SFTPConnection, local_path: str | os.PathLike[str], remote_path: str) -> None:
+    # The local file is closed before any retry reopens it.
     with open(local_path, "rb") as local:
-        while chunk := local.read(COPY_CHUNK):
-            yield chunk
+        upload_chunks(conn, iter(lambda: local.read(COPY_CHUNK), b""), remote_path)
 
 
 def upload_file(conn: SFTPConnection, local_path: str | os.PathLike[str], remote_path: str) -> None:
     try:
-        upload_chunks(conn, _file_chunks(local_path), remote_path)
+        _upload_local(conn, local_path, remote_path)
     except FileNotFoundError:
         # A directory we cached may have been removed by another process: forget and try once more.
         if posixpath.dirname(remote_path) not in conn.known_dirs:
             raise
         conn.known_dirs.clear()
-        upload_chunks(conn, _file_chunks(local_path), remote_path)
+        _upload_local(conn, local_path, remote_path)
 
 
 def download_file(conn: SFTPConnection, remote_path: str, local_path: str | os.PathLike[str]) -> None:
