@@ -21,7 +21,11 @@ def public_line(path: Path) -> str:
         key = serialization.load_ssh_private_key(data, password=None)
     else:
         key = serialization.load_pem_private_key(data, password=None)
-    return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
 
 
 def write_atomically(out: Path, lines: list[str]) -> None:

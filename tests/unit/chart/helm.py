@@ -92,7 +92,9 @@ def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     """The one resource of `kind` named `<release>-mlops-stack-<name>`."""
     full = f"{PREFIX}-{name}"
     matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == full]
-    assert len(matches) == 1, f"expected one {kind} {full}, found {[d['metadata']['name'] for d in docs if d['kind'] == kind]}"
+    assert len(matches) == 1, (
+        f"expected one {kind} {full}, found {[d['metadata']['name'] for d in docs if d['kind'] == kind]}"
+    )
     return matches[0]
 
 

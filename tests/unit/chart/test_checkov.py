@@ -33,13 +33,27 @@ def run_checkov(directory: Path, skip: list[str]) -> dict[str, Any]:
     if not checkov.exists():
         pytest.fail("checkov not found: run `make tools` (scripts/get-checkov) first")
     # --quiet: only failures in the report (the full JSON of ~3000 passed checks triples the run time).
-    args = [str(checkov), "--framework", "kubernetes", "--directory", str(directory), "--output", "json",
-            "--quiet", "--skip-download"]
+    args = [
+        str(checkov),
+        "--framework",
+        "kubernetes",
+        "--directory",
+        str(directory),
+        "--output",
+        "json",
+        "--quiet",
+        "--skip-download",
+    ]
     if skip:
         args += ["--skip-check", ",".join(skip)]
     proc = subprocess.run(
-        args, capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"}, cwd=ROOT,
+        args,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+        cwd=ROOT,
     )
     report = json.loads(proc.stdout)
     report = report[0] if isinstance(report, list) else report
@@ -75,19 +89,26 @@ def test_every_skip_has_a_reason() -> None:
 def test_checkov_finds_no_failed_check(checkov_report: dict[str, Any]) -> None:
     summary = checkov_report["summary"]
     failed = [
-        f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in checkov_report["results"]["failed_checks"]
+        f"{c['check_id']} {c['resource']} ({c['file_path']})"
+        for c in checkov_report["results"]["failed_checks"]
     ]
-    print(f"checkov: Passed checks: {summary['passed']}, Failed checks: {summary['failed']}, "
-          f"Skipped checks: {summary['skipped']}")
+    print(
+        f"checkov: Passed checks: {summary['passed']}, Failed checks: {summary['failed']}, "
+        f"Skipped checks: {summary['skipped']}"
+    )
     assert summary["failed"] == 0, "\n".join(failed)
     assert summary["passed"] > 1000
     assert checkov_report["returncode"] == 0
 
 
 def test_checkov_scanned_every_rendered_resource(rendered_dir: Path, checkov_report: dict[str, Any]) -> None:
-    rendered = sum(len([d for d in yaml.safe_load_all(f.read_text()) if d]) for f in rendered_dir.glob("*.yaml"))
+    rendered = sum(
+        len([d for d in yaml.safe_load_all(f.read_text()) if d]) for f in rendered_dir.glob("*.yaml")
+    )
     assert checkov_report["summary"]["parsing_errors"] == 0
-    assert checkov_report["summary"]["resource_count"] >= rendered  # it also counts the pods of Jobs and CronJobs
+    assert (
+        checkov_report["summary"]["resource_count"] >= rendered
+    )  # it also counts the pods of Jobs and CronJobs
 
 
 def test_every_skip_is_still_needed(rendered_dir: Path) -> None:

@@ -32,13 +32,17 @@ def test_route_when_the_openshift_api_exists() -> None:
 
 def test_forced_route_without_the_api() -> None:
     docs = render([OPENSHIFT])
-    assert find(docs, "Route", "mlflow")["metadata"]["annotations"] == {"haproxy.router.openshift.io/timeout": "10m"}
+    assert find(docs, "Route", "mlflow")["metadata"]["annotations"] == {
+        "haproxy.router.openshift.io/timeout": "10m"
+    }
     assert mlflow_env(docs)["MLFLOW_ALLOWED_HOSTS"].startswith("mlflow.apps.example.com,")
 
 
 def test_route_wins_over_ingress_when_the_api_exists() -> None:
-    docs = render(set_values=["route.host=m.apps.example.com", "ingress.enabled=true", "ingress.host=m.example.com"],
-                  api_versions=OPENSHIFT_APIS)
+    docs = render(
+        set_values=["route.host=m.apps.example.com", "ingress.enabled=true", "ingress.host=m.example.com"],
+        api_versions=OPENSHIFT_APIS,
+    )
     assert [d["kind"] for d in docs if d["kind"] in {"Route", "Ingress"}] == ["Route"]
 
 
@@ -48,10 +52,22 @@ def test_ingress_elsewhere() -> None:
     assert ingress["spec"] == {
         "ingressClassName": "nginx",
         "tls": [{"hosts": ["mlflow.example.com"], "secretName": "mlflow-example-com-tls"}],
-        "rules": [{"host": "mlflow.example.com", "http": {"paths": [{
-            "path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": "t-mlops-stack-mlflow", "port": {"name": "http"}}},
-        }]}}],
+        "rules": [
+            {
+                "host": "mlflow.example.com",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {
+                                "service": {"name": "t-mlops-stack-mlflow", "port": {"name": "http"}}
+                            },
+                        }
+                    ]
+                },
+            }
+        ],
     }
     assert mlflow_env(docs)["MLFLOW_ALLOWED_HOSTS"] == f"mlflow.example.com,{SERVICE_HOSTS}"
     assert not [d for d in docs if d["kind"] == "Route"]
@@ -85,21 +101,26 @@ def test_service_monitor_only_with_the_operator_api() -> None:
     assert not [d for d in render([INGRESS]) if d["kind"] == "ServiceMonitor"]
     monitor = find(render([INGRESS], api_versions=MONITORING_APIS), "ServiceMonitor", "mlflow")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
-    assert monitor["spec"]["endpoints"] == [{
-        "port": "http", "path": "/metrics", "interval": "30s",
-        "basicAuth": {
-            "username": {"name": "t-mlops-stack-mlflow", "key": "admin-username"},
-            "password": {"name": "t-mlops-stack-mlflow", "key": "admin-password"},
-        },
-    }]
+    assert monitor["spec"]["endpoints"] == [
+        {
+            "port": "http",
+            "path": "/metrics",
+            "interval": "30s",
+            "basicAuth": {
+                "username": {"name": "t-mlops-stack-mlflow", "key": "admin-username"},
+                "password": {"name": "t-mlops-stack-mlflow", "key": "admin-password"},
+            },
+        }
+    ]
 
 
 def test_sftp_service_types() -> None:
     assert find(render(), "Service", "sftp")["spec"]["type"] == "ClusterIP"
     node_port = find(render([INGRESS]), "Service", "sftp")["spec"]
     assert node_port["type"] == "NodePort"
-    assert node_port["ports"] == [{"name": "sftp", "port": 2222, "targetPort": "sftp", "protocol": "TCP",
-                                   "nodePort": 30222}]
+    assert node_port["ports"] == [
+        {"name": "sftp", "port": 2222, "targetPort": "sftp", "protocol": "TCP", "nodePort": 30222}
+    ]
     lb = find(render([OPENSHIFT]), "Service", "sftp")["spec"]
     assert (lb["type"], lb["loadBalancerSourceRanges"]) == ("LoadBalancer", ["10.20.0.0/16"])
 
@@ -114,7 +135,10 @@ def test_sftp_server_container() -> None:
     for name in ("stage-host-keys", "sftp"):
         assert env(c[name]) == {"SFTP_USER": "mlops", "SFTP_HOST_KEYS_DIR": "/var/lib/sftp-host-keys"}
     keys = find(render([OPENSHIFT]), "ConfigMap", "sftp-authorized-keys")["data"]["authorized_keys"]
-    assert keys == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice@laptop\n"
+    assert (
+        keys
+        == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice@laptop\n"
+    )
     mounts = {m["mountPath"]: m.get("readOnly", False) for m in c["sftp"]["volumeMounts"]}
     assert mounts["/etc/sftp/authorized-keys"] is True
 

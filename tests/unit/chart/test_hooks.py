@@ -78,7 +78,11 @@ def test_install_render_has_no_dump_step() -> None:
 def test_dump_can_be_turned_off() -> None:
     docs = render([NO_BACKUP], is_upgrade=True)
     assert "initContainers" not in pod_spec(find(docs, "Job", "db-migration"))
-    assert not [d for d in docs if d["kind"] in {"CronJob", "PersistentVolumeClaim"} and "backup" in d["metadata"]["name"]]
+    assert not [
+        d
+        for d in docs
+        if d["kind"] in {"CronJob", "PersistentVolumeClaim"} and "backup" in d["metadata"]["name"]
+    ]
 
 
 def test_backup_cronjob() -> None:
@@ -117,7 +121,12 @@ def test_helm_test_pod_round_trips_through_the_service() -> None:
     }
     script = find(render(), "ConfigMap", "scripts")["data"]["helm-test.py"]
     assert script == (CHART / "files" / "helm-test.py").read_text()
-    for step in ('mlflow.log_param("marker", marker)', 'mlflow.log_metric("answer", 42.0)', "mlflow.log_artifact(",
-                 "client.get_run(", "paramiko.RejectPolicy()",
-                 'f"/data/mlflow-artifacts/{run.info.experiment_id}/{run.info.run_id}/artifacts/helm-test.txt"'):
+    for step in (
+        'mlflow.log_param("marker", marker)',
+        'mlflow.log_metric("answer", 42.0)',
+        "mlflow.log_artifact(",
+        "client.get_run(",
+        "paramiko.RejectPolicy()",
+        'f"/data/mlflow-artifacts/{run.info.experiment_id}/{run.info.run_id}/artifacts/helm-test.txt"',
+    ):
         assert step in script

@@ -17,25 +17,35 @@ EXPECTED = {
     "external-db-without-host.yaml": FAIL + "postgresql.enabled is false: set externalDatabase.host (and "
     "externalDatabase.existingSecret) to your PostgreSQL server.",
     "external-db-without-secret.yaml": FAIL + "externalDatabase.existingSecret is required with an external "
-    'database: create a Secret holding the password of user "mlflow" under the key "password" and set its name.',
+    'database: create a Secret holding the password of user "mlflow" under the key "password" and set its '
+    "name.",
     "both-databases.yaml": FAIL + "externalDatabase.host is set while postgresql.enabled is true: set "
     "postgresql.enabled=false to use the external database, or empty externalDatabase.host.",
-    "plaintext-postgres-password.yaml": FAIL + "postgresql.auth.password: plaintext secrets are not accepted in "
-    "values (they would be stored in the release history). Create a Secret and set the matching existingSecret "
-    "value instead.",
-    "plaintext-mlflow-admin-password.yaml": FAIL + "mlflow.auth.adminPassword: plaintext secrets are not accepted",
-    "plaintext-external-db-password.yaml": FAIL + "externalDatabase.password: plaintext secrets are not accepted",
-    "route-without-host.yaml": FAIL + "route.host is required when a Route is created: MLflow only answers to "
-    "the host names in --allowed-hosts. Set route.host (e.g. mlflow.apps.example.com) or route.enabled=false.",
+    "plaintext-postgres-password.yaml": FAIL
+    + "postgresql.auth.password: plaintext secrets are not accepted in "
+    "values (they would be stored in the release history). Create a Secret and set the matching "
+    "existingSecret value instead.",
+    "plaintext-mlflow-admin-password.yaml": FAIL
+    + "mlflow.auth.adminPassword: plaintext secrets are not accepted",
+    "plaintext-external-db-password.yaml": FAIL
+    + "externalDatabase.password: plaintext secrets are not accepted",
+    "route-without-host.yaml": FAIL
+    + "route.host is required when a Route is created: MLflow only answers to "
+    "the host names in --allowed-hosts. Set route.host (e.g. mlflow.apps.example.com) or "
+    "route.enabled=false.",
     "ingress-without-host.yaml": FAIL + "ingress.host is required when ingress.enabled is true: MLflow only "
     "answers to the host names in --allowed-hosts. Set ingress.host (e.g. mlflow.example.com).",
-    "route-and-ingress-forced.yaml": FAIL + "route.force and ingress.enabled are both true: MLflow is exposed "
+    "route-and-ingress-forced.yaml": FAIL
+    + "route.force and ingress.enabled are both true: MLflow is exposed "
     "once. Set route.force=false to use the Ingress, or ingress.enabled=false to use the Route.",
-    "latest-image-tag.yaml": FAIL + 'mlflow.image.tag is "latest": pin a version (e.g. 0.1.0) so that upgrades '
+    "latest-image-tag.yaml": FAIL
+    + 'mlflow.image.tag is "latest": pin a version (e.g. 0.1.0) so that upgrades '
     "and rollbacks are reproducible, or leave it empty for the chart's appVersion.",
-    "nodeport-with-clusterip.yaml": FAIL + "sftp.service.nodePort is set but sftp.service.type is ClusterIP: set "
+    "nodeport-with-clusterip.yaml": FAIL
+    + "sftp.service.nodePort is set but sftp.service.type is ClusterIP: set "
     "sftp.service.type=NodePort, or remove the nodePort.",
-    "private-key-as-authorized-key.yaml": FAIL + "sftp.authorizedKeys[0] is a private key: put the public key "
+    "private-key-as-authorized-key.yaml": FAIL
+    + "sftp.authorizedKeys[0] is a private key: put the public key "
     "line (the .pub file, e.g. 'ssh-ed25519 AAAA... user@host') here and keep the private key on the user's "
     "machine.",
     "not-a-public-key.yaml": FAIL + 'sftp.authorizedKeys[0] ("alice@laptop") is not an OpenSSH public key '
@@ -50,7 +60,8 @@ EXPECTED = {
     "mlflow.metrics.enabled=true (the ServiceMonitor would scrape an endpoint that does not exist).",
     "missing-memory-limit.yaml": FAIL + "postgresql.resources.limits.memory is required: every container of "
     "this chart has requests and limits (quota-enforcing namespaces reject pods without them).",
-    "same-auth-database.yaml": FAIL + "postgresql.auth.database and postgresql.auth.authDatabase must differ: "
+    "same-auth-database.yaml": FAIL
+    + "postgresql.auth.database and postgresql.auth.authDatabase must differ: "
     "MLflow's tracking store and its basic-auth store need separate databases.",
     # values.schema.json: types, enums, ranges, unknown keys (Helm 4's wording).
     "sftp-service-type.yaml": "- at '/sftp/service/type': value must be one of 'ClusterIP', 'NodePort', "
@@ -86,8 +97,19 @@ def test_helm3_gives_the_same_message(name: str) -> None:
 
 def test_all_mistakes_are_reported_at_once() -> None:
     with pytest.raises(HelmError) as refused:
-        run_helm(["template", "t", str(CHART), "--namespace", NAMESPACE,
-                  "-f", str(INVALID / "latest-image-tag.yaml"), "-f", str(INVALID / "route-without-host.yaml")])
+        run_helm(
+            [
+                "template",
+                "t",
+                str(CHART),
+                "--namespace",
+                NAMESPACE,
+                "-f",
+                str(INVALID / "latest-image-tag.yaml"),
+                "-f",
+                str(INVALID / "route-without-host.yaml"),
+            ]
+        )
     message = str(refused.value)
     assert 'mlflow.image.tag is "latest"' in message
     assert "route.host is required when a Route is created" in message

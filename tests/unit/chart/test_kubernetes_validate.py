@@ -42,7 +42,9 @@ def validate(doc: dict[str, Any], version: str) -> None:
 
 def renders() -> dict[str, list[dict[str, Any]]]:
     out = {"default": render(api_versions=MONITORING_APIS)}
-    out["default-openshift-api"] = render(set_values=["route.host=mlflow.apps.example.com"], api_versions=OPENSHIFT_APIS)
+    out["default-openshift-api"] = render(
+        set_values=["route.host=mlflow.apps.example.com"], api_versions=OPENSHIFT_APIS
+    )
     out["default-upgrade"] = render(is_upgrade=True)
     for f in CI_VALUES:
         out[f.name] = render([f], api_versions=MONITORING_APIS)
@@ -77,7 +79,9 @@ def test_custom_resources_are_rendered_and_checked() -> None:
 
 
 def test_route_schema_rejects_a_bad_tls_termination() -> None:
-    route = copy.deepcopy(find(render([Path(CI_VALUES[0]).parent / "openshift-values.yaml"]), "Route", "mlflow"))
+    route = copy.deepcopy(
+        find(render([Path(CI_VALUES[0]).parent / "openshift-values.yaml"]), "Route", "mlflow")
+    )
     validate(route, "1.33")
     route["spec"]["tls"]["termination"] = "edge-ish"
     with pytest.raises(jsonschema.ValidationError, match="'edge-ish' is not one of"):

@@ -34,4 +34,5 @@ def test_lint_strict(helm_binary: str, values: Path | None) -> None:
         args += ["-f", str(values)]
     out = run_helm(args, helm_binary)
     assert "1 chart(s) linted, 0 chart(s) failed" in out
-    assert "[WARNING]" not in out and "[ERROR]" not in out
+    assert "[WARNING]" not in out
+    assert "[ERROR]" not in out

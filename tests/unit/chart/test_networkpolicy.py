@@ -16,44 +16,66 @@ def test_postgresql_only_from_mlflow_migration_and_backup() -> None:
     assert policy == {
         "podSelector": component("postgresql"),
         "policyTypes": ["Ingress"],
-        "ingress": [{
-            "from": [{"podSelector": {
-                "matchLabels": SELECT,
-                "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In",
-                                      "values": ["mlflow", "migration", "backup"]}],
-            }}],
-            "ports": [{"port": 5432, "protocol": "TCP"}],
-        }],
+        "ingress": [
+            {
+                "from": [
+                    {
+                        "podSelector": {
+                            "matchLabels": SELECT,
+                            "matchExpressions": [
+                                {
+                                    "key": "app.kubernetes.io/component",
+                                    "operator": "In",
+                                    "values": ["mlflow", "migration", "backup"],
+                                }
+                            ],
+                        }
+                    }
+                ],
+                "ports": [{"port": 5432, "protocol": "TCP"}],
+            }
+        ],
     }
 
 
 def test_sftp_from_mlflow_test_pod_and_client_cidrs() -> None:
     policy = find(render([CHART / "ci" / "openshift-values.yaml"]), "NetworkPolicy", "sftp")["spec"]
     assert policy["podSelector"] == component("sftp")
-    assert policy["ingress"] == [{
-        "from": [
-            {"podSelector": {
-                "matchLabels": SELECT,
-                "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In",
-                                      "values": ["mlflow", "test"]}],
-            }},
-            {"ipBlock": {"cidr": "10.20.0.0/16"}},
-        ],
-        "ports": [{"port": 2222, "protocol": "TCP"}],
-    }]
+    assert policy["ingress"] == [
+        {
+            "from": [
+                {
+                    "podSelector": {
+                        "matchLabels": SELECT,
+                        "matchExpressions": [
+                            {
+                                "key": "app.kubernetes.io/component",
+                                "operator": "In",
+                                "values": ["mlflow", "test"],
+                            }
+                        ],
+                    }
+                },
+                {"ipBlock": {"cidr": "10.20.0.0/16"}},
+            ],
+            "ports": [{"port": 2222, "protocol": "TCP"}],
+        }
+    ]
 
 
 def test_mlflow_from_router_and_ingress_namespaces() -> None:
     policy = find(render(), "NetworkPolicy", "mlflow")["spec"]
     assert policy["podSelector"] == component("mlflow")
-    assert policy["ingress"] == [{
-        "from": [
-            {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/ingress": ""}}},
-            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
-            {"podSelector": component("test")},
-        ],
-        "ports": [{"port": 5000, "protocol": "TCP"}],
-    }]
+    assert policy["ingress"] == [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/ingress": ""}}},
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+                {"podSelector": component("test")},
+            ],
+            "ports": [{"port": 5000, "protocol": "TCP"}],
+        }
+    ]
 
 
 def test_client_only_pods_accept_nothing() -> None:
@@ -61,8 +83,13 @@ def test_client_only_pods_accept_nothing() -> None:
     assert policy == {
         "podSelector": {
             "matchLabels": SELECT,
-            "matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In",
-                                  "values": ["migration", "backup", "test"]}],
+            "matchExpressions": [
+                {
+                    "key": "app.kubernetes.io/component",
+                    "operator": "In",
+                    "values": ["migration", "backup", "test"],
+                }
+            ],
         },
         "policyTypes": ["Ingress"],
         "ingress": [],
@@ -73,11 +100,14 @@ def test_selectors_match_the_pods_they_protect() -> None:
     docs = render(is_upgrade=True)
     labels = {
         (d["kind"], d["metadata"]["name"]): (
-            d["metadata"]["labels"] if d["kind"] == "Pod"
-            else d["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"] if d["kind"] == "CronJob"
+            d["metadata"]["labels"]
+            if d["kind"] == "Pod"
+            else d["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+            if d["kind"] == "CronJob"
             else d["spec"]["template"]["metadata"]["labels"]
         )
-        for d in docs if d["kind"] in {"Deployment", "StatefulSet", "Job", "CronJob", "Pod"}
+        for d in docs
+        if d["kind"] in {"Deployment", "StatefulSet", "Job", "CronJob", "Pod"}
     }
     components = {name: lab["app.kubernetes.io/component"] for (_, name), lab in labels.items()}
     assert components == {
@@ -92,5 +122,7 @@ def test_selectors_match_the_pods_they_protect() -> None:
 
 
 def test_one_value_turns_every_policy_off() -> None:
-    assert [d for d in render(set_values=["networkPolicy.enabled=false"]) if d["kind"] == "NetworkPolicy"] == []
+    assert [
+        d for d in render(set_values=["networkPolicy.enabled=false"]) if d["kind"] == "NetworkPolicy"
+    ] == []
     assert len([d for d in render() if d["kind"] == "NetworkPolicy"]) == 4

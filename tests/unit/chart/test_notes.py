@@ -7,7 +7,7 @@ from .helm import CHART, NAMESPACE, RELEASE, run_helm
 
 def notes(*args: str) -> str:
     out = run_helm(["install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", *args])
-    return out[out.index("NOTES:"):]
+    return out[out.index("NOTES:") :]
 
 
 def test_notes_on_openshift() -> None:
@@ -41,4 +41,6 @@ def test_notes_in_cluster_only() -> None:
 
 def test_notes_with_node_port() -> None:
     text = notes("-f", str(CHART / "ci" / "kubernetes-ingress-values.yaml"))
-    assert "--tracking-uri https://mlflow.example.com --sftp-host <a node address> --sftp-port 30222\n" in text
+    assert (
+        "--tracking-uri https://mlflow.example.com --sftp-host <a node address> --sftp-port 30222\n" in text
+    )

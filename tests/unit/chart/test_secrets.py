@@ -36,7 +36,8 @@ def test_generated_passwords_are_random_per_install() -> None:
     first = secret_data(render(set_values=["nameOverride=mlops-stack"]), "postgresql")
     second = secret_data(render(set_values=["nameOverride=mlops-stack", "mlflow.replicas=1"]), "postgresql")
     assert set(first) == {"postgres-password", "password"}
-    assert len(first["password"]) == 32 and first["password"].isalnum()
+    assert len(first["password"]) == 32
+    assert first["password"].isalnum()
     assert first["password"] != second["password"]
     assert first["postgres-password"] != first["password"]
 
@@ -44,8 +45,12 @@ def test_generated_passwords_are_random_per_install() -> None:
 def test_generated_secrets_survive_uninstall_and_are_reused_on_upgrade() -> None:
     """Upgrade reuse is `lookup` of the live Secret (only a cluster can exercise it); here: every
     generated Secret calls lookup and is kept on uninstall, so lookup finds it again after a reinstall."""
-    for template in ["postgresql/secret.yaml", "mlflow/secret-auth.yaml", "mlflow/secret-sftp-key.yaml",
-                     "sftp/secret-host-keys.yaml"]:
+    for template in [
+        "postgresql/secret.yaml",
+        "mlflow/secret-auth.yaml",
+        "mlflow/secret-sftp-key.yaml",
+        "sftp/secret-host-keys.yaml",
+    ]:
         text = (CHART / "templates" / template).read_text()
         assert 'lookup "v1" "Secret" .Release.Namespace $name' in text, template
     for name in ["postgresql", "mlflow", "mlflow-sftp-key", "sftp-host-keys"]:
@@ -74,6 +79,7 @@ def test_mlflow_env_and_secret_files_are_wired() -> None:
     assert e["MLFLOW_DB_PASSWORD_FILE"] == "/var/run/secrets/mlops-stack/db/password"
     assert e["MLFLOW_AUTH_ENABLED"] == "true"
     assert e["MLFLOW_AUTH_ADMIN_USERNAME"] == "admin"
+    assert e["MLFLOW_AUTH_DEFAULT_PERMISSION"] == "READ"
     assert e["MLFLOW_AUTH_ADMIN_PASSWORD_FILE"] == "/var/run/secrets/mlops-stack/mlflow/admin-password"
     assert e["MLFLOW_FLASK_SERVER_SECRET_KEY_FILE"] == "/var/run/secrets/mlops-stack/mlflow/flask-secret-key"
     assert e["MLOPS_SFTP_KEY_FILE"] == "/var/run/secrets/mlops-stack/sftp/id_mlflow"
@@ -83,16 +89,21 @@ def test_mlflow_env_and_secret_files_are_wired() -> None:
     # No secret value travels as an environment variable.
     assert all(not isinstance(v, dict) for v in e.values())
     assert volume(deployment, "db-password")["secret"] == {
-        "secretName": "t-mlops-stack-postgresql", "defaultMode": 0o440,
+        "secretName": "t-mlops-stack-postgresql",
+        "defaultMode": 0o440,
         "items": [{"key": "password", "path": "password"}],
     }
     assert volume(deployment, "mlflow-auth")["secret"] == {
-        "secretName": "t-mlops-stack-mlflow", "defaultMode": 0o440,
-        "items": [{"key": "admin-password", "path": "admin-password"},
-                  {"key": "flask-secret-key", "path": "flask-secret-key"}],
+        "secretName": "t-mlops-stack-mlflow",
+        "defaultMode": 0o440,
+        "items": [
+            {"key": "admin-password", "path": "admin-password"},
+            {"key": "flask-secret-key", "path": "flask-secret-key"},
+        ],
     }
     assert volume(deployment, "sftp-client-key")["secret"] == {
-        "secretName": "t-mlops-stack-mlflow-sftp-key", "defaultMode": 0o440,
+        "secretName": "t-mlops-stack-mlflow-sftp-key",
+        "defaultMode": 0o440,
         "items": [{"key": "ssh-privatekey", "path": "id_mlflow"}],
     }
     mounts = {m["name"]: m["mountPath"] for m in mlflow["volumeMounts"]}
@@ -123,15 +134,20 @@ def test_existing_secrets_replace_every_generated_secret() -> None:
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"] == []
     mlflow = find(docs, "Deployment", "mlflow")
     assert volume(mlflow, "db-password")["secret"]["secretName"] == "mlops-postgresql"
-    assert volume(mlflow, "db-password")["secret"]["items"] == [{"key": "mlflow-password", "path": "password"}]
+    assert volume(mlflow, "db-password")["secret"]["items"] == [
+        {"key": "mlflow-password", "path": "password"}
+    ]
     assert volume(mlflow, "mlflow-auth")["secret"]["secretName"] == "mlops-mlflow-auth"
     assert volume(mlflow, "sftp-client-key")["secret"]["secretName"] == "mlops-mlflow-sftp-key"
     assert volume(mlflow, "sftp-host-keys")["secret"]["secretName"] == "mlops-sftp-host-keys"
     pg = find(docs, "StatefulSet", "postgresql")
     assert volume(pg, "passwords")["secret"] == {
-        "secretName": "mlops-postgresql", "defaultMode": 0o440,
-        "items": [{"key": "superuser-password", "path": "admin-password"},
-                  {"key": "mlflow-password", "path": "password"}],
+        "secretName": "mlops-postgresql",
+        "defaultMode": 0o440,
+        "items": [
+            {"key": "superuser-password", "path": "admin-password"},
+            {"key": "mlflow-password", "path": "password"},
+        ],
     }
     sftp = find(docs, "Deployment", "sftp")
     assert volume(sftp, "host-keys-source")["secret"]["secretName"] == "mlops-sftp-host-keys"
@@ -178,25 +194,56 @@ def test_known_hosts_and_authorized_keys_match_ssh_keygen(tmp_path: Path) -> Non
     """The init containers' script derives the same public keys as ssh-keygen (without needing a passwd
     entry for the pod's UID), in the lines OpenSSH and paramiko expect."""
     docs = render()
-    host_key = write_key(tmp_path, "ssh_host_ecdsa_key", secret_data(docs, "sftp-host-keys")["ssh_host_ecdsa_key"])
+    host_key = write_key(
+        tmp_path, "ssh_host_ecdsa_key", secret_data(docs, "sftp-host-keys")["ssh_host_ecdsa_key"]
+    )
     client_key = write_key(tmp_path, "id_mlflow", secret_data(docs, "mlflow-sftp-key")["ssh-privatekey"])
     users = tmp_path / "users"
-    users.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice\n\n")
+    users.write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice\n\n"
+    )
     known_hosts, authorized_keys = tmp_path / "known_hosts", tmp_path / "authorized_keys"
     names = "[t-mlops-stack-sftp]:2222,[t-mlops-stack-sftp.mlops.svc]:2222"
     run = [sys.executable, str(SSH_PUBLIC_KEYS)]
-    subprocess.run([*run, "known-hosts", "--out", str(known_hosts), "--names", names, str(host_key),
-                    str(tmp_path / "absent_rsa_key")], check=True)
-    subprocess.run([*run, "authorized-keys", "--out", str(authorized_keys), "--key", str(client_key),
-                    "--append", str(users), str(tmp_path / "absent")], check=True)
+    subprocess.run(
+        [
+            *run,
+            "known-hosts",
+            "--out",
+            str(known_hosts),
+            "--names",
+            names,
+            str(host_key),
+            str(tmp_path / "absent_rsa_key"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            *run,
+            "authorized-keys",
+            "--out",
+            str(authorized_keys),
+            "--key",
+            str(client_key),
+            "--append",
+            str(users),
+            str(tmp_path / "absent"),
+        ],
+        check=True,
+    )
     assert known_hosts.read_text() == f"{names} {ssh_keygen_public(host_key)}\n"
     assert authorized_keys.read_text() == (
         f"restrict {ssh_keygen_public(client_key)} mlflow-server\n"
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice\n"
     )
     # OpenSSH itself finds the host under the bracketed name with the port.
-    found = subprocess.run(["ssh-keygen", "-F", "[t-mlops-stack-sftp]:2222", "-f", str(known_hosts)],
-                           capture_output=True, text=True, check=True)
+    found = subprocess.run(
+        ["ssh-keygen", "-F", "[t-mlops-stack-sftp]:2222", "-f", str(known_hosts)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "ecdsa-sha2-nistp256" in found.stdout
 
 

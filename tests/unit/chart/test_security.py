@@ -47,7 +47,9 @@ def test_default_pods_set_no_uid_gid_or_fsgroup() -> None:
 
 
 def test_plain_kubernetes_values_set_the_ids_on_every_pod() -> None:
-    docs = render(set_values=["podSecurity.runAsUser=1001", "podSecurity.runAsGroup=0", "podSecurity.fsGroup=1001"])
+    docs = render(
+        set_values=["podSecurity.runAsUser=1001", "podSecurity.runAsGroup=0", "podSecurity.fsGroup=1001"]
+    )
     for workload in workloads(docs):
         assert pod_spec(workload)["securityContext"] == {
             **POD_SECURITY_DEFAULT,
