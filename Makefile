@@ -76,6 +76,8 @@ lint: venv tools ## ruff, helm lint --strict and the CI file schema.
 	$(VENV)/bin/ruff check src tests scripts bench examples
 	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+	helm lint --strict charts/mlops-stack
+	$(VENV)/bin/ruff check charts/mlops-stack/files
 
 .PHONY: test
 test: venv tools images lint ## Every test: chart, CLI, images, SFTP store, whole stack (kind tests skip without kind).
