@@ -113,12 +113,18 @@ def auto_commit_changes(repo: git.Repo, changed: list[str], message: str) -> str
     return repo.index.commit(message).hexsha
 
 
-def dvc_inputs(root: Path) -> dict[str, str]:
+def dvc_metadata_files(repo: git.Repo) -> list[Path]:
+    """`*.dvc` and `dvc.lock` files Git tracks or would track (ignored data directories are not walked)."""
+    listed = repo.git.ls_files("--cached", "--others", "--exclude-standard", "--", "*.dvc", "*dvc.lock")
+    root = Path(repo.working_tree_dir or ".")
+    paths = {root / line for line in listed.splitlines() if _DVC_METADATA.search(line)}
+    return sorted(p for p in paths if p.is_file() and p.name != "dvc.yaml")
+
+
+def dvc_inputs(root: Path, metadata_files: list[Path]) -> dict[str, str]:
     """{path relative to the repo: md5} for every output of a `*.dvc` file and every dep/out in `dvc.lock`."""
     found: dict[str, str] = {}
-    for meta in sorted(root.rglob("*.dvc")) + sorted(root.rglob("dvc.lock")):
-        if any(part in (".git", ".dvc") for part in meta.relative_to(root).parts[:-1]):
-            continue
+    for meta in metadata_files:
         doc = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
         entries = list(doc.get("outs") or [])
         for stage in (doc.get("stages") or {}).values():
@@ -223,7 +229,7 @@ def tracked_run(
     state, committed = _check_tree(repo, git_state(repo), allow_dirty, auto_commit, message)
 
     root = Path(repo.working_tree_dir or ".")
-    inputs = dvc_inputs(root)
+    inputs = dvc_inputs(root, dvc_metadata_files(repo))
     packages = installed_packages()
     run_tags = {
         TAG_COMMIT: state.commit,

@@ -3,44 +3,9 @@
 from __future__ import annotations
 
 import stat
-from pathlib import Path
 
-import pytest
-
-from .conftest import dvc, git
+from .conftest import dvc, dvc_config, git, status_lines
 from .servers import fingerprint
-
-
-@pytest.fixture
-def init_args(mlflow_server, alice, sshd, keys, host_fingerprint, tmp_path):
-    """Every flag of a non-interactive `mlops init`; the DVC remote lives in a throw-away directory."""
-    remote = tmp_path / "sftp-data" / "dvc"
-    return [
-        "init", "--yes",
-        "--tracking-uri", mlflow_server.url,
-        "--username", alice.username, "--password-stdin",
-        "--sftp-host", "127.0.0.1", "--sftp-port", str(sshd.port), "--sftp-user", sshd.user,
-        "--identity-file", str(keys["client"]),
-        "--host-key-fingerprint", host_fingerprint,
-        "--dvc-remote-path", str(remote),
-    ]  # fmt: skip
-
-
-def dvc_config(root: Path, level: str) -> dict:
-    """One level of DVC's configuration as DVC itself parses it (`repo` = .dvc/config, `local`)."""
-    from dvc.config import Config
-
-    return Config(dvc_dir=str(root / ".dvc")).load_one(level)
-
-
-def status_lines(output: str) -> dict[str, str]:
-    """{check name: whole line} from doctor's output."""
-    lines = {}
-    for line in output.splitlines():
-        status, _, rest = line.partition("  ")
-        if status.strip() in ("OK", "FAIL", "SKIP"):
-            lines[rest.strip()[:18].strip()] = line
-    return lines
 
 
 def test_init_with_flags_then_doctor_all_ok(
