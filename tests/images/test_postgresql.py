@@ -1,0 +1,200 @@
+"""The postgresql image under OpenShift's restricted profile: passwords, persistence, refusals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+from tests.images.conftest import mount_folder, new_password
+from tests.support.containers import RESTRICTED_UID, RestrictedContainer, Sandbox
+
+pytestmark = pytest.mark.images
+
+DATA = "/var/lib/postgresql/data"
+# What the chart declares: the data PVC and an emptyDir for /tmp (socket, passwd file).
+TMPFS = {"/tmp": "size=64m"}
+
+
+@dataclass
+class Postgres:
+    container: RestrictedContainer
+    admin_password: str
+    app_password: str
+    volume: str
+
+    def connect(self, user: str = "mlflow", password: str | None = None, dbname: str = "mlflow"):
+        host, port = self.container.address(5432)
+        if password is None:
+            password = self.app_password if user == "mlflow" else self.admin_password
+        return psycopg2.connect(
+            host=host, port=port, user=user, password=password, dbname=dbname, connect_timeout=5
+        )
+
+    def query(self, sql: str, **kwargs: str) -> list[tuple]:
+        with self.connect(**kwargs) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            rows = cur.fetchall() if cur.description else []
+        conn.close()
+        return rows
+
+
+def start_postgres(
+    sandbox: Sandbox,
+    volume: str,
+    env: dict[str, str],
+    name: str = "pg",
+    secrets: dict[str, str] | None = None,
+) -> RestrictedContainer:
+    """`secrets`: host folder -> container path, mounted read-only like a Secret."""
+    secrets = secrets or {}
+    return sandbox.run(
+        "postgresql",
+        name=name,
+        alias=name,
+        env=env,
+        tmpfs=TMPFS,
+        volumes={volume: DATA, **secrets},
+        read_only_mounts=secrets.values(),
+    )
+
+
+def wait_until_serving(container: RestrictedContainer) -> None:
+    """Ready means the final server (not the socket-only setup one) accepts connections."""
+
+    def serving() -> bool:
+        logs = container.logs()
+        marker = "run-postgresql: starting PostgreSQL"
+        return marker in logs and "ready to accept connections" in logs.rsplit(marker, 1)[-1]
+
+    container.wait_for(serving, "PostgreSQL on port 5432", timeout=90)
+    container.wait_for_port(5432)
+
+
+@pytest.fixture(scope="module")
+def postgres(sandbox: Sandbox) -> Postgres:
+    admin, app = new_password(), new_password()
+    volume = sandbox.volume("pgdata")
+    container = start_postgres(sandbox, volume, {"POSTGRES_ADMIN_PASSWORD": admin, "POSTGRES_PASSWORD": app})
+    wait_until_serving(container)
+    return Postgres(container, admin, app, volume)
+
+
+def test_the_application_role_logs_in_to_its_databases_with_the_right_password(postgres: Postgres) -> None:
+    assert postgres.query("SELECT current_user, current_database()") == [("mlflow", "mlflow")]
+    assert postgres.query("SELECT current_user, current_database()", dbname="mlflow_auth") == [
+        ("mlflow", "mlflow_auth")
+    ]
+    owners = postgres.query(
+        "SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE datname LIKE 'mlflow%' ORDER BY 1"
+    )
+    assert owners == [("mlflow", "mlflow"), ("mlflow_auth", "mlflow")]
+
+
+def test_the_application_role_is_not_privileged(postgres: Postgres) -> None:
+    rows = postgres.query(
+        "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = 'mlflow'"
+    )
+    assert rows == [(False, False, False)]
+
+
+def test_the_superuser_logs_in_with_the_admin_password(postgres: Postgres) -> None:
+    assert postgres.query("SELECT current_user", user="postgres", dbname="postgres") == [("postgres",)]
+
+
+@pytest.mark.parametrize("user", ["mlflow", "postgres"])
+def test_a_wrong_password_is_rejected(postgres: Postgres, user: str) -> None:
+    with pytest.raises(psycopg2.OperationalError, match=f'password authentication failed for user "{user}"'):
+        postgres.connect(user=user, password="not-the-password", dbname="postgres")
+
+
+def test_the_server_runs_as_the_arbitrary_uid_from_a_read_only_root(postgres: Postgres) -> None:
+    code, out = postgres.container.exec(["stat", "-c", "%u %a", "/var/lib/postgresql/data/pgdata"])
+    assert (code, out.strip()) == (0, f"{RESTRICTED_UID} 700")
+    code, out = postgres.container.exec(["grep", "-E", "^(Name|Uid|Gid):", "/proc/1/status"])
+    fields = dict(line.split(":", 1) for line in out.strip().splitlines())
+    assert fields["Name"].strip() == "postgres"
+    assert fields["Uid"].split()[0] == str(RESTRICTED_UID)
+    assert fields["Gid"].split()[0] == "0"
+    host_config = postgres.container.container.attrs["HostConfig"]
+    assert (host_config["ReadonlyRootfs"], host_config["CapDrop"]) == (True, ["ALL"])
+
+
+def test_data_survives_a_container_restart(postgres: Postgres) -> None:
+    postgres.query("CREATE TABLE survives (v text); INSERT INTO survives VALUES ('kept')")
+    before = postgres.container.logs().count("run-postgresql: starting PostgreSQL")
+    postgres.container.restart()
+    postgres.container.wait_for(
+        lambda: postgres.container.logs().count("run-postgresql: starting PostgreSQL") > before, "restart"
+    )
+    wait_until_serving(postgres.container)
+    assert postgres.query("SELECT v FROM survives") == [("kept",)]
+    assert postgres.container.logs().count("initializing a new cluster") == 1
+
+
+def test_passwords_from_files_are_reconciled_on_start(sandbox: Sandbox, mount_root: Path) -> None:
+    """A rotated Secret takes effect on the next start: the old password stops working."""
+    volume = sandbox.volume("pgrotate")
+    first = start_postgres(
+        sandbox,
+        volume,
+        {"POSTGRES_ADMIN_PASSWORD": "first-admin", "POSTGRES_PASSWORD": "first-app"},
+        name="pgrot1",
+    )
+    wait_until_serving(first)
+    first.remove()
+
+    new_admin, new_app = new_password(), new_password()
+    secrets = mount_folder(mount_root, "pg-secret", {"admin": new_admin + "\n", "app": new_app + "\n"})
+    second = start_postgres(
+        sandbox,
+        volume,
+        {
+            "POSTGRES_ADMIN_PASSWORD_FILE": "/etc/pg-secret/admin",
+            "POSTGRES_PASSWORD_FILE": "/etc/pg-secret/app",
+        },
+        name="pgrot2",
+        secrets={str(secrets): "/etc/pg-secret"},
+    )
+    wait_until_serving(second)
+    pg = Postgres(second, new_admin, new_app, volume)
+    assert pg.query("SELECT current_user") == [("mlflow",)]
+    assert pg.query("SELECT current_user", user="postgres", dbname="postgres") == [("postgres",)]
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        pg.connect(password="first-app")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"POSTGRES_PASSWORD": "app-only"},
+            "run-postgresql: no password for the superuser 'postgres': set POSTGRES_ADMIN_PASSWORD or "
+            "POSTGRES_ADMIN_PASSWORD_FILE (path of a mounted Secret file). "
+            "This image has no default password.",
+        ),
+        (
+            {"POSTGRES_ADMIN_PASSWORD": "admin-only"},
+            "run-postgresql: no password for the application role 'mlflow': set POSTGRES_PASSWORD or "
+            "POSTGRES_PASSWORD_FILE (path of a mounted Secret file). This image has no default password.",
+        ),
+        (
+            {"POSTGRES_ADMIN_PASSWORD": "a", "POSTGRES_PASSWORD": "b", "POSTGRES_USER": "postgres"},
+            "run-postgresql: POSTGRES_USER must not be 'postgres' (the superuser); "
+            "name the application role, e.g. mlflow",
+        ),
+        (
+            {"POSTGRES_ADMIN_PASSWORD": "a", "POSTGRES_PASSWORD": "b", "POSTGRES_DATABASES": "mlflow x;drop"},
+            "run-postgresql: POSTGRES_DATABASES: 'x;drop' is not a plain lower-case SQL name "
+            "([a-z_][a-z0-9_]*)",
+        ),
+    ],
+    ids=["no-admin-password", "no-app-password", "superuser-as-app-role", "bad-database-name"],
+)
+def test_refuses_to_start_with_a_clear_message(sandbox: Sandbox, env: dict[str, str], message: str) -> None:
+    volume = sandbox.volume("pgrefuse")
+    container = start_postgres(sandbox, volume, env, name=f"pgref{abs(hash(message)) % 10_000}")
+    assert container.wait_for_exit(timeout=60) == 1
+    assert container.logs().strip() == message
+    container.remove()
