@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from mlops_stack.localrun.errors import LocalRunError
+from mlops_stack.localrun.keys import ssh_fingerprint
 from mlops_stack.localrun.manifests import Manifest, parse
 from mlops_stack.localrun.render import Chart, render
 from mlops_stack.localrun.runner import Runner
@@ -78,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     secret.add_argument("name", help="Secret name")
     secret.add_argument("key", help="key in the Secret")
+    fingerprint = commands.add_parser(
+        "fingerprint", help="print the SHA256 fingerprint of an SSH private key stored as a generated secret"
+    )
+    fingerprint.add_argument("name", help="Secret name")
+    fingerprint.add_argument("key", help="key in the Secret holding the private key (PEM or OpenSSH)")
     return parser
 
 
@@ -85,13 +91,14 @@ def cli(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     state_dir = Path(args.state_dir)
     try:
-        if args.command == "secret":
+        if args.command in ("secret", "fingerprint"):
             value = State(state_dir).secret_value(args.name, args.key)
             if value is None:
                 raise LocalRunError(
                     f"no generated value for Secret {args.name} key {args.key} in {state_dir}"
                 )
-            sys.stdout.write(value.decode() + "\n")
+            text = value.decode() if args.command == "secret" else ssh_fingerprint(value)
+            sys.stdout.write(text + "\n")
             return 0
         timeout = getattr(args, "timeout", 600)
         runner = Runner(args.project, state_dir, getattr(args, "namespace", "default"), timeout,

@@ -64,9 +64,9 @@ class Prepared:
     config_hash: str
 
 
-def _log_tail(container: Container, lines: int = 40) -> str:
+def _log_tail(container: Container, lines: int = 40, since: int | None = None) -> str:
     try:
-        text = container.logs(tail=lines).decode(errors="replace").rstrip()
+        text = container.logs(tail=lines, since=since).decode(errors="replace").rstrip()
     except (APIError, NotFound):
         return "    (no logs)"
     return "\n".join(f"    | {line}" for line in text.splitlines()) or "    (no output)"
@@ -314,6 +314,7 @@ class PodRunner:
         container = self._create(prepared, options, pause)
         backoff = 2.0
         while True:
+            attempt_started = int(time.time())
             container.start()
             remaining = max(1.0, deadline - time.monotonic())
             try:
@@ -327,11 +328,11 @@ class PodRunner:
                 return
             message = (
                 f"{prepared.pod.where}: init container {options['spec']['name']} exited with {code}:\n"
-                f"{_log_tail(container)}"
+                f"{_log_tail(container, since=attempt_started)}"
             )
             if prepared.pod.restart_policy == "Never" or time.monotonic() + backoff > deadline:
                 raise LocalRunError(message)
-            self.report(f"  {message.splitlines()[0]}; retrying in {backoff:.0f} s")
+            self.report(f"  {message.splitlines()[0].rstrip(':')}; retrying in {backoff:.0f} s")
             time.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 

@@ -122,7 +122,7 @@ class _Checker:
             if key not in honoured and key not in (moot or {}):
                 self.refuse(f"{where}.{key}", "not supported by the local runner")
 
-    def pod_spec(self, spec: dict, where: str) -> None:
+    def pod_spec(self, spec: dict, where: str, claim_templates: tuple[str, ...] = ()) -> None:
         self.fields(spec, where, POD_SPEC, POD_SPEC_MOOT)
         for flag in ("hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"):
             if spec.get(flag):
@@ -133,6 +133,7 @@ class _Checker:
             self.refuse(f"{where}.dnsPolicy", "only ClusterFirst is reproduced")
         self._pod_security(spec.get("securityContext") or {}, f"{where}.securityContext")
         volumes = {v.get("name"): v for v in spec.get("volumes") or []}
+        volumes.update({name: {} for name in claim_templates})
         for i, volume in enumerate(spec.get("volumes") or []):
             self._volume(volume, f"{where}.volumes[{volume.get('name', i)}]")
         for kind in ("initContainers", "containers"):
@@ -259,7 +260,8 @@ class _Checker:
             return
         template = spec.get("template") or {}
         self.fields(template, f"{where}.spec.template", {"metadata", "spec"})
-        self.pod_spec(template.get("spec") or {}, f"{where}.spec.template.spec")
+        claims = tuple(t["metadata"]["name"] for t in spec.get("volumeClaimTemplates") or [])
+        self.pod_spec(template.get("spec") or {}, f"{where}.spec.template.spec", claims)
 
     def _pvc_spec(self, spec: dict, where: str) -> None:
         self.fields(spec, where, PVC)
