@@ -12,6 +12,7 @@ restart; other containers on the sandbox network reach it as `sftp:2222`.
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import socket
 import subprocess
@@ -203,3 +204,82 @@ def _wait_for_published_port(server: SFTPServer, timeout: float = 20) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"no SSH banner on {server.host}:{server.port}:\n{server.container.logs(tail=20)}")
+
+
+@dataclass
+class ProxyingMlflow:
+    """The mlflow image serving artifacts from the SFTP server (`--serve-artifacts`), on PostgreSQL."""
+
+    container: RestrictedContainer
+    url: str
+    username: str
+    password: str
+    artifacts_root: str  # the directory on the SFTP server
+
+    def client_env(self) -> dict[str, str]:
+        """What a data scientist's process needs: the server and a login, no SFTP credentials."""
+        return {
+            "MLFLOW_TRACKING_URI": self.url,
+            "MLFLOW_TRACKING_USERNAME": self.username,
+            "MLFLOW_TRACKING_PASSWORD": self.password,
+        }
+
+
+def start_mlflow_proxying_to(
+    sandbox: Sandbox,
+    workdir: Path,
+    server: SFTPServer,
+    client_key: Path,
+    artifacts_root: str = "/data/mlflow-artifacts",
+    workers: int = 2,
+) -> ProxyingMlflow:
+    """PostgreSQL + `db-upgrade` + the MLflow server, wired as the chart wires them (images/README.md).
+
+    The server reaches the SFTP server by its network alias, so known_hosts names `[sftp]:2222`.
+    """
+    credentials = workdir / "mlflow-sftp"
+    credentials.mkdir(mode=0o755)
+    (credentials / "id").write_bytes(client_key.read_bytes())
+    (credentials / "id").chmod(0o640)  # a Secret readable by group 0
+    server.known_hosts(credentials / "known_hosts", name=f"[sftp]:{SFTP_PORT}")
+    db_password, admin_password = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+
+    db = sandbox.run(
+        "postgresql",
+        alias="db",
+        env={"POSTGRES_ADMIN_PASSWORD": secrets.token_urlsafe(16), "POSTGRES_PASSWORD": db_password},
+        tmpfs={"/tmp": ""},
+        volumes={sandbox.volume("pgdata"): "/var/lib/postgresql/data"},
+    )
+    db.wait_for_port(5432, timeout=120)
+    env = {
+        "MLFLOW_DB_HOST": "db",
+        "MLFLOW_DB_USER": "mlflow",
+        "MLFLOW_DB_PASSWORD": db_password,
+        "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_urlsafe(32),
+        "MLFLOW_ARTIFACTS_DESTINATION": f"sftp://{server.user}@sftp:{SFTP_PORT}{artifacts_root}",
+        "MLOPS_SFTP_KEY_FILE": "/etc/mlflow-sftp/id",
+        "MLOPS_SFTP_KNOWN_HOSTS": "/etc/mlflow-sftp/known_hosts",
+        "MLFLOW_WORKERS": str(workers),
+    }
+    upgrade = sandbox.run("mlflow", name="db-upgrade", env=env, command=["db-upgrade"], tmpfs={"/tmp": ""})
+    code = upgrade.wait_for_exit(timeout=300)
+    if code != 0:
+        raise AssertionError(f"mlflow db-upgrade exited {code}:\n{upgrade.logs(tail=40)}")
+    mlflow = sandbox.run(
+        "mlflow",
+        alias="mlflow",
+        env=env,
+        tmpfs={"/tmp": ""},
+        volumes={str(credentials): "/etc/mlflow-sftp"},
+        read_only_mounts=["/etc/mlflow-sftp"],
+    )
+    mlflow.wait_for_http(5000, "/health", timeout=180)
+    return ProxyingMlflow(
+        container=mlflow,
+        url=mlflow.url(5000).rstrip("/"),
+        username="admin",
+        password=admin_password,
+        artifacts_root=artifacts_root,
+    )

@@ -1,0 +1,136 @@
+"""MLflow's server proxies artifacts to SFTP (`--serve-artifacts --artifacts-destination sftp://...`):
+a client with no SFTP credentials logs files and models that land on the SFTP volume and download back.
+All three images run as the chart runs them: sftp, postgresql and mlflow."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn import __version__ as sklearn_version
+from sklearn.linear_model import LogisticRegression
+from tests.support.containers import Sandbox, image_missing
+from tests.support.sftp import (
+    ClientKeys,
+    ProxyingMlflow,
+    SFTPServer,
+    shared_workdir,
+    start_mlflow_proxying_to,
+    start_sftp_server,
+)
+
+MISSING = next((reason for c in ("sftp", "postgresql", "mlflow") if (reason := image_missing(c))), None)
+pytestmark = [pytest.mark.images, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[SFTPServer, ProxyingMlflow]]:
+    workdir = shared_workdir("store-proxied-")
+    keys = ClientKeys.generate(workdir)
+    with Sandbox("store-") as sandbox:
+        server = start_sftp_server(sandbox, workdir, keys.public_lines())
+        yield server, start_mlflow_proxying_to(sandbox, workdir, server, keys.private("ed25519"))
+
+
+@pytest.fixture
+def client_without_sftp_credentials(
+    stack: tuple[SFTPServer, ProxyingMlflow], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> ProxyingMlflow:
+    _, server = stack
+    for name in [n for n in os.environ if n.startswith("MLOPS_SFTP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh either
+    for name, value in server.client_env().items():
+        monkeypatch.setenv(name, value)
+    mlflow.set_tracking_uri(server.url)
+    return server
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_the_server_resolves_sftp_to_this_store(stack: tuple[SFTPServer, ProxyingMlflow]) -> None:
+    _, server = stack
+    code, out = server.container.exec(
+        [
+            "python",
+            "-c",
+            "from mlflow.store.artifact import artifact_repository_registry as r;"
+            " print(r.get_registered_artifact_repositories()['sftp'].__module__)",
+        ]
+    )
+    assert (code, out.strip().splitlines()[-1]) == (0, "mlops_stack.sftp_store.repository")
+
+
+def test_log_artifact_lands_on_the_sftp_volume_and_downloads_back(
+    stack: tuple[SFTPServer, ProxyingMlflow], client_without_sftp_credentials: ProxyingMlflow, tmp_path: Path
+) -> None:
+    sftp, server = stack
+    report = tmp_path / "report.txt"
+    report.write_text("accuracy 0.93\n")
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(24 * 1024 * 1024))  # several HTTP chunks and SFTP requests
+
+    mlflow.set_experiment("proxied-artifacts")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(report), "reports")
+        mlflow.log_artifact(str(weights), "reports/raw")
+
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")  # the client never sees sftp://
+    on_volume = f"{server.artifacts_root}/{run.info.experiment_id}/{run.info.run_id}/artifacts/reports"
+    assert sftp.listdir(on_volume) == ["raw", "report.txt"]
+    assert sftp.run(f"cat {on_volume}/report.txt") == "accuracy 0.93\n"
+    assert sftp.sha256(f"{on_volume}/raw/weights.bin") == sha256(weights.read_bytes())
+
+    listed = MlflowClient().list_artifacts(run.info.run_id, "reports")
+    assert [(f.path, f.is_dir, f.file_size) for f in listed] == [
+        ("reports/raw", True, None),
+        ("reports/report.txt", False, 14),
+    ]
+    dst = tmp_path / "download"
+    dst.mkdir()
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="reports", dst_path=str(dst)
+        )
+    )
+    assert (local / "report.txt").read_text() == "accuracy 0.93\n"
+    assert sha256((local / "raw" / "weights.bin").read_bytes()) == sha256(weights.read_bytes())
+
+
+def test_sklearn_log_model_lands_on_the_sftp_volume_and_loads_back(
+    stack: tuple[SFTPServer, ProxyingMlflow], client_without_sftp_credentials: ProxyingMlflow
+) -> None:
+    sftp, server = stack
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(200, 4))
+    labels = (features[:, 0] + features[:, 1] > 0).astype(int)
+    model = LogisticRegression().fit(features, labels)
+
+    mlflow.set_experiment("proxied-models")
+    with mlflow.start_run():
+        # Pinned requirements skip MLflow's inference subprocess, which has nothing to do with storage.
+        info = mlflow.sklearn.log_model(
+            model, name="classifier", pip_requirements=[f"scikit-learn=={sklearn_version}"]
+        )
+
+    found = sftp.run(f"find {server.artifacts_root} -name MLmodel -path '*{info.model_id}*'").split()
+    assert len(found) == 1, f"MLmodel of {info.model_id} not on the SFTP volume: {found}"
+    assert sftp.listdir(os.path.dirname(found[0])) == [
+        "MLmodel",
+        "conda.yaml",
+        "model.skops",
+        "python_env.yaml",
+        "requirements.txt",
+    ]
+
+    loaded = mlflow.sklearn.load_model(info.model_uri)
+    assert (loaded.predict(features) == model.predict(features)).all()
