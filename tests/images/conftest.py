@@ -15,7 +15,7 @@ import docker.errors
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from tests.support.containers import Sandbox, docker_client, image_missing
+from tests.support.containers import RestrictedContainer, Sandbox, docker_client, image_missing
 
 
 def _unavailable(reason: str) -> None:
@@ -94,3 +94,40 @@ def mount_root() -> Iterator[Path]:
     root.chmod(0o755)
     yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+POSTGRES_DATA = "/var/lib/postgresql/data"
+# What the chart declares for PostgreSQL: the data PVC and an emptyDir for /tmp (socket, passwd file).
+POSTGRES_TMPFS = {"/tmp": "size=64m"}
+
+
+def start_postgres(
+    sandbox: Sandbox,
+    volume: str,
+    env: dict[str, str],
+    name: str = "pg",
+    secrets: dict[str, str] | None = None,
+) -> RestrictedContainer:
+    """`secrets`: host folder -> container path, mounted read-only like a Secret."""
+    secrets = secrets or {}
+    return sandbox.run(
+        "postgresql",
+        name=name,
+        alias=name,
+        env=env,
+        tmpfs=POSTGRES_TMPFS,
+        volumes={volume: POSTGRES_DATA, **secrets},
+        read_only_mounts=secrets.values(),
+    )
+
+
+def wait_for_postgres(container: RestrictedContainer) -> None:
+    """Ready means the final server (not the socket-only setup one) accepts connections."""
+
+    def serving() -> bool:
+        logs = container.logs()
+        marker = "run-postgresql: starting PostgreSQL"
+        return marker in logs and "ready to accept connections" in logs.rsplit(marker, 1)[-1]
+
+    container.wait_for(serving, "PostgreSQL on port 5432", timeout=90)
+    container.wait_for_port(5432)

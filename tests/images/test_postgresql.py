@@ -7,14 +7,10 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from tests.images.conftest import mount_folder, new_password
+from tests.images.conftest import mount_folder, new_password, start_postgres, wait_for_postgres
 from tests.support.containers import RESTRICTED_UID, RestrictedContainer, Sandbox
 
 pytestmark = pytest.mark.images
-
-DATA = "/var/lib/postgresql/data"
-# What the chart declares: the data PVC and an emptyDir for /tmp (socket, passwd file).
-TMPFS = {"/tmp": "size=64m"}
 
 
 @dataclass
@@ -40,44 +36,12 @@ class Postgres:
         return rows
 
 
-def start_postgres(
-    sandbox: Sandbox,
-    volume: str,
-    env: dict[str, str],
-    name: str = "pg",
-    secrets: dict[str, str] | None = None,
-) -> RestrictedContainer:
-    """`secrets`: host folder -> container path, mounted read-only like a Secret."""
-    secrets = secrets or {}
-    return sandbox.run(
-        "postgresql",
-        name=name,
-        alias=name,
-        env=env,
-        tmpfs=TMPFS,
-        volumes={volume: DATA, **secrets},
-        read_only_mounts=secrets.values(),
-    )
-
-
-def wait_until_serving(container: RestrictedContainer) -> None:
-    """Ready means the final server (not the socket-only setup one) accepts connections."""
-
-    def serving() -> bool:
-        logs = container.logs()
-        marker = "run-postgresql: starting PostgreSQL"
-        return marker in logs and "ready to accept connections" in logs.rsplit(marker, 1)[-1]
-
-    container.wait_for(serving, "PostgreSQL on port 5432", timeout=90)
-    container.wait_for_port(5432)
-
-
 @pytest.fixture(scope="module")
 def postgres(sandbox: Sandbox) -> Postgres:
     admin, app = new_password(), new_password()
     volume = sandbox.volume("pgdata")
     container = start_postgres(sandbox, volume, {"POSTGRES_ADMIN_PASSWORD": admin, "POSTGRES_PASSWORD": app})
-    wait_until_serving(container)
+    wait_for_postgres(container)
     return Postgres(container, admin, app, volume)
 
 
@@ -128,7 +92,7 @@ def test_data_survives_a_container_restart(postgres: Postgres) -> None:
     postgres.container.wait_for(
         lambda: postgres.container.logs().count("run-postgresql: starting PostgreSQL") > before, "restart"
     )
-    wait_until_serving(postgres.container)
+    wait_for_postgres(postgres.container)
     assert postgres.query("SELECT v FROM survives") == [("kept",)]
     assert postgres.container.logs().count("initializing a new cluster") == 1
 
@@ -142,7 +106,7 @@ def test_passwords_from_files_are_reconciled_on_start(sandbox: Sandbox, mount_ro
         {"POSTGRES_ADMIN_PASSWORD": "first-admin", "POSTGRES_PASSWORD": "first-app"},
         name="pgrot1",
     )
-    wait_until_serving(first)
+    wait_for_postgres(first)
     first.remove()
 
     new_admin, new_app = new_password(), new_password()
@@ -157,7 +121,7 @@ def test_passwords_from_files_are_reconciled_on_start(sandbox: Sandbox, mount_ro
         name="pgrot2",
         secrets={str(secrets): "/etc/pg-secret"},
     )
-    wait_until_serving(second)
+    wait_for_postgres(second)
     pg = Postgres(second, new_admin, new_app, volume)
     assert pg.query("SELECT current_user") == [("mlflow",)]
     assert pg.query("SELECT current_user", user="postgres", dbname="postgres") == [("postgres",)]

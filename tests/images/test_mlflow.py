@@ -1,0 +1,285 @@
+"""The mlflow image under OpenShift's restricted profile, against the postgresql and sftp images."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+from tests.images.conftest import (
+    SSHKey,
+    make_ssh_key,
+    mount_folder,
+    new_password,
+    start_postgres,
+    wait_for_postgres,
+)
+from tests.support.containers import RestrictedContainer, Sandbox, image_ref
+
+pytestmark = pytest.mark.images
+
+ADMIN = "admin"
+# What the chart declares for MLflow: an emptyDir /tmp (HOME, auth config), Secrets read-only.
+TMPFS = {"/tmp": "size=256m"}
+SECRETS = "/etc/mlflow-secrets"
+SFTP_SECRETS = "/etc/mlflow-sftp"
+
+
+@dataclass
+class MLflowStack:
+    sandbox: Sandbox
+    server: RestrictedContainer
+    sftp: RestrictedContainer
+    env: dict[str, str]
+    volumes: dict[str, str]
+    admin_password: str
+    db_password: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url(5000).rstrip("/")
+
+    def client(self, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", self.admin_password)
+        return MlflowClient(tracking_uri=self.url)
+
+    def run_once(self, name: str, command: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+        return run_mlflow_once(self.sandbox, name, command, {**self.env, **(env or {})}, self.volumes)
+
+
+def run_mlflow_once(
+    sandbox: Sandbox, name: str, command: list[str], env: dict[str, str], volumes: dict[str, str]
+) -> tuple[int, str]:
+    """Run the image to completion with the server's settings (e.g. the chart's db-upgrade Job)."""
+    job = sandbox.run(
+        "mlflow",
+        name=name,
+        env=env,
+        command=command,
+        tmpfs=TMPFS,
+        volumes=volumes,
+        read_only_mounts=[SECRETS, SFTP_SECRETS],
+    )
+    code = job.wait_for_exit(timeout=180)
+    logs = job.logs()
+    job.remove()
+    return code, logs
+
+
+def network_hosts_pattern(sandbox: Sandbox) -> str:
+    """An --allowed-hosts pattern matching the sandbox network's addresses (the test talks to the IP)."""
+    network = sandbox.client.networks.get(sandbox.network)
+    subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+    first_two = ".".join(str(subnet.network_address).split(".")[:2])
+    return f"{first_two}.*:5000"
+
+
+def start_sftp_with_known_host_key(
+    sandbox: Sandbox, mount_root: Path, client: SSHKey
+) -> tuple[RestrictedContainer, str]:
+    host_keys = mount_root / "sftp-host-keys"
+    host_keys.mkdir()
+    host_key = make_ssh_key(host_keys, "ssh_host_ed25519_key")
+    (host_keys / "ssh_host_ed25519_key").chmod(0o644)
+    host_keys.chmod(0o755)
+    authorized = mount_folder(mount_root, "sftp-authorized", {"authorized_keys": client.public_line + "\n"})
+    sftp = sandbox.run(
+        "sftp",
+        name="sftp",
+        alias="sftp",
+        tmpfs={"/tmp": "size=16m"},
+        volumes={
+            sandbox.volume("sftpdata"): "/data",
+            str(authorized): "/etc/sftp/authorized-keys",
+            str(host_keys): "/etc/sftp/host-keys-source",
+        },
+        read_only_mounts=["/etc/sftp/authorized-keys", "/etc/sftp/host-keys-source"],
+    )
+    sftp.wait_for_log("host keys loaded", timeout=60)
+    return sftp, f"[sftp]:2222 {host_key.public_line}\n"
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox: Sandbox, mount_root: Path) -> MLflowStack:
+    db_password, admin_password = new_password(), new_password()
+    postgres = start_postgres(
+        sandbox,
+        sandbox.volume("mlflowdb"),
+        {"POSTGRES_ADMIN_PASSWORD": new_password(), "POSTGRES_PASSWORD": db_password},
+        name="postgresql",
+    )
+    client_key_dir = mount_root / "mlflow-client-key"
+    client_key_dir.mkdir()
+    sftp_key = make_ssh_key(client_key_dir)
+    sftp, known_hosts = start_sftp_with_known_host_key(sandbox, mount_root, sftp_key)
+    secrets = mount_folder(mount_root, "mlflow-secrets", {"db-password": db_password + "\n"})
+    sftp_secrets = mount_folder(
+        mount_root,
+        "mlflow-sftp",
+        {"id_ed25519": sftp_key.private_path.read_bytes(), "known_hosts": known_hosts},
+    )
+    env = {
+        "MLFLOW_DB_HOST": "postgresql",
+        "MLFLOW_DB_USER": "mlflow",
+        "MLFLOW_DB_PASSWORD_FILE": f"{SECRETS}/db-password",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": new_password(),
+        "MLFLOW_ARTIFACTS_DESTINATION": "sftp://mlops@sftp:2222/data/mlflow-artifacts",
+        "MLOPS_SFTP_KEY_FILE": f"{SFTP_SECRETS}/id_ed25519",
+        "MLOPS_SFTP_KNOWN_HOSTS": f"{SFTP_SECRETS}/known_hosts",
+        "MLFLOW_ALLOWED_HOSTS": f"mlflow,mlflow:5000,{network_hosts_pattern(sandbox)}",
+    }
+    volumes = {str(secrets): SECRETS, str(sftp_secrets): SFTP_SECRETS}
+    wait_for_postgres(postgres)
+    code, logs = run_mlflow_once(sandbox, "db-upgrade", ["db-upgrade"], env, volumes)
+    assert code == 0, logs
+    server = sandbox.run(
+        "mlflow",
+        name="mlflow",
+        alias="mlflow",
+        env=env,
+        tmpfs=TMPFS,
+        volumes=volumes,
+        read_only_mounts=[SECRETS, SFTP_SECRETS],
+    )
+    server.wait_for_http(5000, "/health", timeout=180)
+    return MLflowStack(sandbox, server, sftp, env, volumes, admin_password, db_password)
+
+
+def test_health_answers_without_credentials(stack: MLflowStack) -> None:
+    response = requests.get(f"{stack.url}/health", timeout=10)
+    assert (response.status_code, response.text) == (200, "OK")
+
+
+def test_anonymous_requests_are_refused(stack: MLflowStack) -> None:
+    response = requests.get(f"{stack.url}/api/2.0/mlflow/experiments/search?max_results=1", timeout=10)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_wrong_admin_password_is_refused(stack: MLflowStack) -> None:
+    response = requests.get(
+        f"{stack.url}/api/2.0/mlflow/experiments/search?max_results=1", auth=(ADMIN, "wrong"), timeout=10
+    )
+    assert response.status_code == 401
+
+
+def test_a_host_name_not_allowed_is_refused(stack: MLflowStack) -> None:
+    response = requests.get(
+        f"{stack.url}/api/2.0/mlflow/experiments/search?max_results=1",
+        auth=(ADMIN, stack.admin_password),
+        headers={"Host": "attacker.example"},
+        timeout=10,
+    )
+    assert response.status_code == 403
+    allowed = requests.get(
+        f"{stack.url}/api/2.0/mlflow/experiments/search?max_results=1",
+        auth=(ADMIN, stack.admin_password),
+        headers={"Host": "mlflow:5000"},
+        timeout=10,
+    )
+    assert allowed.status_code == 200
+
+
+def test_the_admin_logs_a_run_and_reads_it_back(stack: MLflowStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = stack.client(monkeypatch)
+    experiment_id = client.create_experiment("img-logs-a-run")
+    run = client.create_run(experiment_id, run_name="first")
+    client.log_param(run.info.run_id, "alpha", "0.5")
+    client.log_metric(run.info.run_id, "rmse", 0.25, step=3)
+    client.set_terminated(run.info.run_id)
+
+    stored = client.get_run(run.info.run_id)
+    assert stored.data.params == {"alpha": "0.5"}
+    assert stored.data.metrics == {"rmse": 0.25}
+    assert [(m.value, m.step) for m in client.get_metric_history(run.info.run_id, "rmse")] == [(0.25, 3)]
+    assert stored.info.status == "FINISHED"
+    assert stored.info.artifact_uri == f"mlflow-artifacts:/{experiment_id}/{run.info.run_id}/artifacts"
+
+
+def test_an_artifact_goes_through_the_server_into_the_sftp_volume(
+    stack: MLflowStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    client = stack.client(monkeypatch)
+    experiment_id = client.create_experiment("img-artifacts")
+    run_id = client.create_run(experiment_id).info.run_id
+    client.log_text(run_id, "hello from the image test\n", "notes/hello.txt")
+
+    on_sftp = f"/data/mlflow-artifacts/{experiment_id}/{run_id}/artifacts/notes/hello.txt"
+    code, content = stack.sftp.exec(["cat", on_sftp])
+    assert (code, content) == (0, "hello from the image test\n")
+    local = client.download_artifacts(run_id, "notes/hello.txt", str(tmp_path))
+    assert Path(local).read_text() == "hello from the image test\n"
+
+
+def test_database_passwords_never_appear_in_process_arguments(stack: MLflowStack) -> None:
+    code, cmdlines = stack.server.exec(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"])
+    assert code == 0
+    assert "mlflow server" in cmdlines
+    assert stack.db_password not in cmdlines
+    assert stack.admin_password not in cmdlines
+    code, mode = stack.server.exec(["stat", "-c", "%a", "/tmp/mlflow-auth/basic_auth.ini"])
+    assert (code, mode.strip()) == (0, "600")
+
+
+def test_the_job_runner_is_off_and_two_workers_serve(stack: MLflowStack) -> None:
+    code, cmdlines = stack.server.exec(
+        ["sh", "-c", "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <$f; echo; done"]
+    )
+    assert code == 0
+    assert "huey" not in cmdlines
+    assert "--workers 2" in cmdlines
+
+
+def test_db_upgrade_is_idempotent(stack: MLflowStack) -> None:
+    code, logs = stack.run_once("db-upgrade-again", ["db-upgrade"])
+    assert code == 0, logs
+    assert logs.strip().endswith("mlflow-entrypoint: databases are at the current schema")
+
+
+@pytest.mark.parametrize(
+    ("unset", "message"),
+    [
+        (
+            "MLFLOW_AUTH_ADMIN_PASSWORD",
+            "mlflow-entrypoint: no admin password: set MLFLOW_AUTH_ADMIN_PASSWORD or "
+            "MLFLOW_AUTH_ADMIN_PASSWORD_FILE (used to create the admin account on the first start)",
+        ),
+        (
+            "MLFLOW_DB_PASSWORD_FILE",
+            "mlflow-entrypoint: no database password: set MLFLOW_DB_PASSWORD or MLFLOW_DB_PASSWORD_FILE "
+            "(path of a mounted Secret file)",
+        ),
+        (
+            "MLFLOW_ARTIFACTS_DESTINATION",
+            "mlflow-entrypoint: MLFLOW_ARTIFACTS_DESTINATION is not set: say where artifacts are stored, "
+            "e.g. sftp://mlops@sftp:2222/data/mlflow-artifacts",
+        ),
+    ],
+    ids=["admin-password", "db-password", "artifacts-destination"],
+)
+def test_refuses_to_start_without_a_required_setting(stack: MLflowStack, unset: str, message: str) -> None:
+    code, logs = stack.run_once(f"refuse-{unset.lower().replace('_', '-')}", ["server"], env={unset: ""})
+    assert code == 1
+    assert logs.strip() == message
+
+
+@pytest.mark.parametrize("component", ["postgresql", "sftp", "mlflow"])
+def test_no_build_ca_reaches_an_image(sandbox: Sandbox, component: str) -> None:
+    """The CA bundle for the build's HTTPS (pip) lives only in the mlflow builder stage."""
+    image = sandbox.client.images.get(image_ref(component))
+    history = " ".join(layer.get("CreatedBy", "") for layer in image.history())
+    assert "build-ca" not in history
+    assert "ca-bundle" not in history
+    finder = sandbox.run(
+        component,
+        name=f"find-ca-{component}",
+        entrypoint=["sh", "-c"],
+        command=["find / -xdev \\( -name '*build-ca*' -o -name 'ca-bundle.pem' \\) -print 2>/dev/null; true"],
+    )
+    assert finder.wait_for_exit(60) == 0
+    assert finder.logs() == ""
