@@ -3,11 +3,12 @@
 pytest-helm-charts connects to an existing cluster (`kube_cluster`) and never creates one or runs helm:
 `release` installs the chart with the helm CLI (unless scripts/kind-up already did) and waits for it with
 the plugin's wait helpers. Each test module skips as a whole, with `cluster.unreachable_reason()`, when no
-kind cluster answers.
+kind cluster answers, unless KIND_REQUIRED=1 (the CI kind job), which turns that into an error.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,9 @@ READY_TIMEOUT_SEC = 600
 def pytest_configure(config: pytest.Config) -> None:
     # Before the test modules compute their skip: an explicit --kubeconfig wins over the defaults.
     cluster.explicit_kubeconfig = config.getoption("kubeconfig", default=None)
+    # In the CI kind job a skip would hide a broken cluster set-up behind a green job.
+    if os.environ.get("KIND_REQUIRED") == "1" and (reason := cluster.unreachable_reason()):
+        raise pytest.UsageError(f"KIND_REQUIRED=1 but {reason}")
 
 
 @pytest.fixture(scope="module")

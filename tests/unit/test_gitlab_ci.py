@@ -236,6 +236,7 @@ def test_kind_jobs_use_a_pinned_dind_service_and_the_built_images() -> None:
         assert job["services"] == [{"name": "docker:28.5.1-dind", "alias": "docker"}]
         assert job["variables"]["DOCKER_HOST"] == "tcp://docker:2376"
         assert job["variables"]["KIND_API_SERVER_HOST"] == "docker"
+        assert job["variables"]["KIND_REQUIRED"] == "1"
         assert job["variables"]["IMAGE_TAG"] == "$CI_COMMIT_SHA"
         assert job["needs"] == ["build-images"]
     assert all_jobs["kind"]["script"][-2:] == ["scripts/kind-up", "make test-kind"]
