@@ -26,7 +26,10 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "mlops-stack"
 KIND_VALUES = REPO_ROOT / "tests" / "kind" / "values.yaml"
-KIND_KUBECONFIG = REPO_ROOT / ".cache" / "kind" / "kubeconfig"
+KIND_STATE = REPO_ROOT / ".cache" / "kind"  # written by scripts/kind-up
+KIND_KUBECONFIG = KIND_STATE / "kubeconfig"
+DATA_SCIENTIST_KEY = KIND_STATE / "data-scientist"  # SSH key in sftp.authorizedKeys
+AUTHORIZED_KEYS_VALUES = KIND_STATE / "authorized-keys.yaml"
 HOW_TO_RUN = "Run them with: make kind-up && make test-kind"
 RELEASE = os.environ.get("KIND_RELEASE") or "mlops-stack"
 NAMESPACE = os.environ.get("KIND_NAMESPACE") or "mlops-stack"
@@ -135,15 +138,40 @@ def image_flags(prefix: str | None = None, tag: str | None = None) -> list[str]:
     return subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
 
 
+def authorize_data_scientist_key() -> Path:
+    """The tests' data scientist SSH key and the values file authorizing it, as scripts/kind-up makes them."""
+    KIND_STATE.mkdir(parents=True, exist_ok=True)
+    if not DATA_SCIENTIST_KEY.exists():
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "kind-data-scientist",
+                "-f",
+                str(DATA_SCIENTIST_KEY),
+            ],
+            check=True,
+        )
+    public = DATA_SCIENTIST_KEY.with_suffix(".pub").read_text().strip()
+    AUTHORIZED_KEYS_VALUES.write_text(f'sftp:\n  authorizedKeys:\n    - "{public}"\n')
+    return DATA_SCIENTIST_KEY
+
+
 def ensure_release(kubeconfig: Path, release: str = RELEASE, namespace: str = NAMESPACE) -> None:
     """Install the chart as scripts/kind-up does, unless that release is already deployed."""
     status = helm(kubeconfig, "status", release, "--namespace", namespace, "--output", "json")
     if status.returncode == 0 and json.loads(status.stdout)["info"]["status"] == "deployed":
         return
+    authorize_data_scientist_key()
     result = helm(
         kubeconfig, "upgrade", "--install", release, str(CHART_DIR),
         "--namespace", namespace, "--create-namespace", "--values", str(KIND_VALUES),
-        *image_flags(), "--wait=watcher", "--timeout", "15m",
+        "--values", str(AUTHORIZED_KEYS_VALUES), *image_flags(), "--wait=watcher", "--timeout", "15m",
     )  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"helm upgrade --install {release} failed:\n{result.stdout}\n{result.stderr}")
