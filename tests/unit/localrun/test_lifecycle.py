@@ -21,8 +21,9 @@ def step(image: str, name: str, hook: str | None = None, weight: int = 0) -> dic
 
 
 def release(image: str) -> list[dict]:
-    server = container("server", image, "echo server-$(date +%s) >> /data/journal; exec sleep infinity",
-                       volumeMounts=MOUNT)  # fmt: skip
+    server = container(
+        "server", image, "echo server-$(date +%s) >> /data/journal; exec sleep infinity", volumeMounts=MOUNT
+    )
     return [
         step(image, "post-install", "post-install"),
         step(image, "pre-install-late", "pre-install", weight=5),
@@ -30,9 +31,13 @@ def release(image: str) -> list[dict]:
         step(image, "pre-upgrade", "pre-upgrade"),
         step(image, "post-upgrade", "post-upgrade"),
         deployment("app", {"app": "app"}, [server], volumes=[CLAIM], terminationGracePeriodSeconds=1),
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "journal"},
-         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
-    ]  # fmt: skip
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "journal"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    ]
 
 
 def journal(client: docker.DockerClient, image: str, runner: Runner) -> list[str]:
