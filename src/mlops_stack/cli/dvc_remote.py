@@ -78,7 +78,7 @@ def configure_remote(
             local = conf["remote"].setdefault(name, {})
             local["keyfile"] = sftp.identity_file
             if ask_passphrase:
-                local["ask_passphrase"] = True
+                local["ask_passphrase"] = "true"  # noqa: S105 (a flag, written as `dvc remote modify` does)
             else:
                 local.pop("ask_passphrase", None)
             done.append(f"key file {sftp.identity_file} set in .dvc/config.local (not committed)")

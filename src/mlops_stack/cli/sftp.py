@@ -24,7 +24,10 @@ def load_identity(path: Path) -> paramiko.PKey:
         )
     try:
         return paramiko.PKey.from_path(path)
-    except paramiko.PasswordRequiredException as err:
+    except (paramiko.PasswordRequiredException, TypeError) as err:
+        # New-format OpenSSH keys surface cryptography's TypeError("Key is password-protected ...").
+        if isinstance(err, TypeError) and "password" not in str(err):
+            raise
         raise PassphraseNeeded(
             f"identity file {path} is protected by a passphrase",
             "DVC will ask for it (`ask_passphrase` is set); or load it into ssh-agent",

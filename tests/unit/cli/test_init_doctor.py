@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 
 from .conftest import dvc, dvc_config, git, status_lines
 from .servers import fingerprint
@@ -178,4 +179,25 @@ def test_doctor_without_init_says_to_run_it(mlops, client_home):
     assert result.code == 1
     assert result.out.splitlines()[0] == (
         f"FAIL  config             no {client_home}/.config/mlops/config.ini -> run `mlops init`"
+    )
+
+
+def test_passphrase_protected_key_makes_dvc_ask_for_it(mlops, init_args, alice, dvc_project, sshd, tmp_path):
+    encrypted = tmp_path / "id_encrypted"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "correct horse", "-f", str(encrypted)], check=True
+    )
+    sshd.authorize(encrypted.with_suffix(".pub"))
+    args = list(init_args)
+    args[args.index("--identity-file") + 1] = str(encrypted)
+    result = mlops(*args, stdin=alice.password + "\n")
+    assert result.code == 0, result.err
+    assert f"identity file {encrypted} is protected by a passphrase: login not tested now" in result.out
+    assert dvc_config(dvc_project, "local")["remote"] == {
+        "storage": {"keyfile": str(encrypted), "ask_passphrase": "true"}
+    }
+    line = status_lines(mlops("doctor").out)["sftp key login"]
+    assert line == (
+        f"SKIP  sftp key login     identity file {encrypted} is protected by a passphrase; "
+        "not tested without it"
     )
