@@ -49,6 +49,8 @@ class Runner:
         action = "upgrade" if self.state.revision > 0 else "install"
         deadline = time.monotonic() + self.timeout
         self.engine.ensure_network()
+        if action == "upgrade":
+            self._resume_previous(publish or {}, deadline)
         self._run_hooks(release, pods, f"pre-{action}", deadline)
         hook_pods = {self.engine.name(h.name) for h in release.hooks}
         self._remove_orphans({p.docker_name for p in prepared + prepared_jobs} | hook_pods)
@@ -56,9 +58,28 @@ class Runner:
         for job in prepared_jobs:
             self._run_job(pods, job, deadline)
         self._run_hooks(release, pods, f"post-{action}", deadline)
+        self.state.record_release(docs)
         self.state.record_revision(self.state.revision + 1)
         self.report(f"{action} complete: {len(prepared)} pod(s) ready, {len(prepared_jobs)} job(s) succeeded")
         return action
+
+    def _resume_previous(self, publish: workloads.Publish, deadline: float) -> None:
+        """After `down`, start the last revision's pods again before upgrading.
+
+        On a cluster the previous revision keeps running while `helm upgrade` runs its pre-upgrade hooks
+        (the database migration needs the database); `down` stopped it here, so it is brought back first.
+        Pods that the upgrade does not change are then simply left running.
+        """
+        if any(c.status == "running" for c in self.engine.containers(role="pause")):
+            return
+        previous = self.state.last_release()
+        if not previous:
+            return
+        self.report(f"resuming revision {self.state.revision} first, as a cluster would still be running it")
+        release = build_release(previous)
+        running, _ = workloads.plan(release, publish, self.namespace)
+        pods = PodRunner(self.engine, release, self.report)
+        self._start_all(pods, [pods.prepare(p) for p in running], deadline)
 
     def _remove_orphans(self, wanted: set[str]) -> None:
         for pod in sorted(self.engine.pods() - wanted):

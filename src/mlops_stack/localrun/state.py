@@ -15,6 +15,8 @@ from mlops_stack.localrun.manifests import Manifest, ref
 
 STATE_FILE = "state.json"
 SECRETS_FILE = "generated-secrets.json"
+# The manifests of the last successful `up`, like the release record Helm keeps in the cluster.
+RELEASE_FILE = "release.json"
 
 
 def _write_private(path: Path, payload: dict) -> None:
@@ -42,6 +44,13 @@ class State:
 
     def record_revision(self, revision: int) -> None:
         _write_private(self.directory / STATE_FILE, {"revision": revision})
+
+    # ---- the applied release
+    def record_release(self, docs: list[Manifest]) -> None:
+        _write_private(self.directory / RELEASE_FILE, {"manifests": docs})
+
+    def last_release(self) -> list[Manifest]:
+        return list(_read(self.directory / RELEASE_FILE).get("manifests", []))
 
     # ---- generated values
     def secret_value(self, name: str, key: str, kind: str = "Secret") -> bytes | None:
@@ -79,7 +88,7 @@ class State:
         return first
 
     def forget(self) -> None:
-        for name in (STATE_FILE, SECRETS_FILE):
+        for name in (STATE_FILE, SECRETS_FILE, RELEASE_FILE):
             (self.directory / name).unlink(missing_ok=True)
 
 
