@@ -185,6 +185,12 @@ def test_a_host_name_not_allowed_is_refused(stack: MLflowStack) -> None:
     assert allowed.status_code == 200
 
 
+def test_the_web_ui_is_served(stack: MLflowStack) -> None:
+    response = requests.get(f"{stack.url}/", auth=(ADMIN, stack.admin_password), timeout=10)
+    assert response.status_code == 200
+    assert "<title>MLflow</title>" in response.text
+
+
 def test_the_admin_logs_a_run_and_reads_it_back(stack: MLflowStack, monkeypatch: pytest.MonkeyPatch) -> None:
     client = stack.client(monkeypatch)
     experiment_id = client.create_experiment("img-logs-a-run")
