@@ -204,3 +204,53 @@ class LocalSshd:
         if self.process is not None:
             _stop(self.process)
             self.process = None
+
+
+@dataclass
+class PrefectServer:
+    api_url: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+def start_prefect_server(workdir: Path) -> PrefectServer:
+    """`prefect server start` with its SQLite database in `workdir`, no UI."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = workdir / "prefect.log"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(workdir),
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    command = [
+        str(Path(sys.executable).parent / "prefect"),
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    api_url = f"http://127.0.0.1:{port}/api"
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{api_url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        _wait(healthy, "prefect server", process, log, timeout=180)
+    except BaseException:
+        _stop(process)
+        raise
+    return PrefectServer(api_url, process)

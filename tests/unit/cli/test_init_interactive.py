@@ -5,8 +5,10 @@ from __future__ import annotations
 import getpass
 import tomllib
 
+import pytest
+
 from .conftest import status_lines
-from .servers import free_port
+from .servers import free_port, start_prefect_server
 
 
 def test_interactive_init_asks_hides_the_password_and_confirms_the_key(
@@ -99,3 +101,21 @@ def test_prefect_url_goes_to_the_active_profile_and_doctor_checks_it(
         f"FAIL  prefect api        {url} unreachable (ConnectionError) "
         "-> check PREFECT_API_URL (it ends in /api) and the network"
     )
+
+
+@pytest.mark.slow
+def test_doctor_reaches_a_real_prefect_server(mlops, mlflow_server, alice, project, tmp_path):
+    server = start_prefect_server(tmp_path / "prefect-server")
+    try:
+        result = mlops(
+            "init", "--yes", "--tracking-uri", mlflow_server.url, "--username", alice.username,
+            "--password-stdin", "--prefect-api-url", server.api_url, stdin=alice.password + "\n",
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        doctor = mlops("doctor")
+        assert (
+            status_lines(doctor.out)["prefect api"]
+            == f"OK    prefect api        {server.api_url} answers /health"
+        )
+    finally:
+        server.stop()
