@@ -232,6 +232,7 @@ def start_mlflow_proxying_to(
     client_key: Path,
     artifacts_root: str = "/data/mlflow-artifacts",
     workers: int = 2,
+    auth: bool = True,
 ) -> ProxyingMlflow:
     """PostgreSQL + `db-upgrade` + the MLflow server, wired as the chart wires them (images/README.md).
 
@@ -262,6 +263,7 @@ def start_mlflow_proxying_to(
         "MLOPS_SFTP_KEY_FILE": "/etc/mlflow-sftp/id",
         "MLOPS_SFTP_KNOWN_HOSTS": "/etc/mlflow-sftp/known_hosts",
         "MLFLOW_WORKERS": str(workers),
+        "MLFLOW_AUTH_ENABLED": "true" if auth else "false",
     }
     upgrade = sandbox.run("mlflow", name="db-upgrade", env=env, command=["db-upgrade"], tmpfs={"/tmp": ""})
     code = upgrade.wait_for_exit(timeout=300)

@@ -35,6 +35,10 @@ class SFTPArtifactRepository(ArtifactRepository, StreamUploadMixin):
         self.location = parse_sftp_uri(artifact_uri)
         self.settings = load_settings()
         self.pool = pool_for(self.location, self.settings)
+        # Sizes seen by the last listings (artifact path -> bytes): downloads then skip a stat.
+        self._listed_sizes: dict[str, int] = {}
+        # Local directories already validated and created during a download (see below).
+        self._download_dirs: dict[tuple[str, str], str] = {}
         super().__init__(artifact_uri, tracking_uri, registry_uri)
 
     @property
@@ -124,14 +128,51 @@ class SFTPArtifactRepository(ArtifactRepository, StreamUploadMixin):
             )
             for e in entries
         ]
+        if len(self._listed_sizes) > 100_000:
+            self._listed_sizes.clear()
+        self._listed_sizes.update((i.path, i.file_size) for i in infos if i.file_size is not None)
         return sorted(infos, key=lambda info: info.path)
 
     def _is_directory(self, artifact_path: str | None) -> bool:
-        return self.pool.run(lambda conn: transfers.is_dir(conn, self._remote(artifact_path)))
+        attrs = self.pool.run(lambda conn: transfers.stat_or_none(conn, self._remote(artifact_path)))
+        if attrs is None:
+            return False
+        if S_ISDIR(attrs.st_mode or 0):
+            return True
+        if artifact_path:  # a single file is downloaded next (the server does this per request)
+            self._listed_sizes[artifact_path] = attrs.st_size or 0
+        return False
+
+    def download_artifacts(self, artifact_path: str, dst_path: str | None = None) -> str:
+        self._download_dirs.clear()
+        try:
+            return super().download_artifacts(artifact_path, dst_path)
+        finally:
+            self._download_dirs.clear()
+            self._listed_sizes.clear()
+
+    def _create_download_destination(
+        self, src_artifact_path: str, dst_local_dir_path: str | None = None
+    ) -> str:
+        # MLflow resolves and checks the whole local path of every file (a realpath per file, about a
+        # millisecond each, serially before the parallel downloads start). Checking each directory once
+        # is as safe: a listed name holds no "/" and is never ".." or ".", and a download replaces
+        # (never follows) whatever is at its name.
+        parent, name = posixpath.split(src_artifact_path.rstrip("/"))
+        if os.name == "nt" or name in ("", ".", "..") or dst_local_dir_path is None:
+            return super()._create_download_destination(src_artifact_path, dst_local_dir_path)
+        key = (dst_local_dir_path, parent)
+        known = self._download_dirs.get(key)  # one lookup: another request may clear the cache
+        if known is None:
+            first = super()._create_download_destination(src_artifact_path, dst_local_dir_path)
+            self._download_dirs[key] = os.path.dirname(first)
+            return first
+        return os.path.join(known, name)
 
     def _download_file(self, remote_file_path: str, local_path: str) -> None:
         remote = self._remote(remote_file_path)
-        self.pool.run(lambda conn: transfers.download_file(conn, remote, local_path))
+        size = self._listed_sizes.get(remote_file_path)
+        self.pool.run(lambda conn: transfers.download_file(conn, remote, local_path, size))
 
     # ---- removal
     def delete_artifacts(self, artifact_path: str | None = None) -> None:

@@ -113,17 +113,26 @@ def upload_file(conn: SFTPConnection, local_path: str | os.PathLike[str], remote
         _upload_local(conn, local_path, remote_path)
 
 
-def download_file(conn: SFTPConnection, remote_path: str, local_path: str | os.PathLike[str]) -> None:
-    """Stream to `local_path`; files larger than one request are read ahead (paramiko prefetch)."""
+def download_file(
+    conn: SFTPConnection, remote_path: str, local_path: str | os.PathLike[str], size: int | None = None
+) -> None:
+    """Stream to `local_path` (renamed into place when complete); larger files are read ahead.
+
+    `size` (from a listing made just before) saves a stat round trip; artifacts are written once, so
+    the file is read up to that size.
+    """
     partial = Path(f"{local_path}{PARTIAL_SUFFIX}")
     try:
         with conn.sftp.open(remote_path, "rb") as remote, open(partial, "wb") as local:
             remote.MAX_REQUEST_SIZE = conn.read_size
-            size = remote.stat().st_size or 0
+            if size is None:
+                size = remote.stat().st_size or 0
             if size > conn.read_size:
                 remote.prefetch(size)
-            while chunk := remote.read(COPY_CHUNK):
+            left = size
+            while left > 0 and (chunk := remote.read(min(COPY_CHUNK, left))):
                 local.write(chunk)
+                left -= len(chunk)
         partial.replace(local_path)
     finally:
         partial.unlink(missing_ok=True)
@@ -141,11 +150,11 @@ def list_dir(conn: SFTPConnection, path: str) -> list[paramiko.SFTPAttributes] |
     return [e for e in entries if not is_partial_upload(e.filename)]
 
 
-def is_dir(conn: SFTPConnection, path: str) -> bool:
+def stat_or_none(conn: SFTPConnection, path: str) -> paramiko.SFTPAttributes | None:
     try:
-        return stat.S_ISDIR(conn.sftp.stat(path).st_mode or 0)
+        return conn.sftp.stat(path)
     except FileNotFoundError:
-        return False
+        return None
 
 
 def remove_tree(conn: SFTPConnection, path: str) -> None:
