@@ -164,13 +164,13 @@ class LocalSshd:
         with self.authorized_keys.open("a") as out:
             out.write(public_key.read_text())
 
-    def start(self, host_key: Path) -> None:
+    def start(self, *host_keys: Path) -> None:
         config = self.workdir / "sshd_config"
         config.write_text(
             f"Port {self.port}\n"
             "ListenAddress 127.0.0.1\n"
-            f"HostKey {host_key}\n"
-            f"PidFile {self.workdir / 'sshd.pid'}\n"
+            + "".join(f"HostKey {key}\n" for key in host_keys)
+            + f"PidFile {self.workdir / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {self.authorized_keys}\n"
             "PubkeyAuthentication yes\n"
             "PasswordAuthentication no\n"

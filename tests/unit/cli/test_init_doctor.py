@@ -6,7 +6,7 @@ import stat
 import subprocess
 
 from .conftest import dvc, dvc_config, git, status_lines
-from .servers import fingerprint
+from .servers import fingerprint, ssh_keygen
 
 
 def test_init_with_flags_then_doctor_all_ok(
@@ -201,3 +201,21 @@ def test_passphrase_protected_key_makes_dvc_ask_for_it(mlops, init_args, alice, 
         f"SKIP  sftp key login     identity file {encrypted} is protected by a passphrase; "
         "not tested without it"
     )
+
+
+def test_fingerprint_of_another_key_type_pins_that_key(
+    mlops, init_args, alice, project, sshd, keys, tmp_path
+):
+    """A server with ed25519 and ECDSA keys; the admin handed out the ECDSA fingerprint."""
+    ecdsa = ssh_keygen(tmp_path / "ssh_host_ecdsa_key", "ecdsa")
+    sshd.stop()
+    sshd.start(keys["host"], ecdsa)
+    args = list(init_args)
+    args[args.index("--host-key-fingerprint") + 1] = fingerprint(ecdsa.with_suffix(".pub"))
+    result = mlops(*args, stdin=alice.password + "\n")
+    assert result.code == 0, result.err
+    assert f"pinned ecdsa-sha2-nistp256 {fingerprint(ecdsa.with_suffix('.pub'))}" in result.out
+    lines = status_lines(mlops("doctor").out)
+    assert lines["sftp host key"].startswith("OK    sftp host key")
+    assert "presents the pinned ecdsa-sha2-nistp256" in lines["sftp host key"]
+    assert lines["sftp key login"].startswith("OK    sftp key login")
