@@ -81,7 +81,7 @@ def _public_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _uncommitted(repo: git.Repo) -> list[str]:
+def uncommitted_changes(repo: git.Repo) -> list[str]:
     """Tracked files changed (staged or not) plus DVC metadata files Git does not track yet."""
     changed = {d.a_path for d in repo.index.diff(None)}
     if repo.head.is_valid():
@@ -98,7 +98,7 @@ def git_state(repo: git.Repo) -> GitState:
         commit=repo.head.commit.hexsha,
         branch=None if repo.head.is_detached else repo.active_branch.name,
         remote_url=_public_url(next(remote.urls)) if remote else None,
-        changed=_uncommitted(repo),
+        changed=uncommitted_changes(repo),
     )
 
 

@@ -30,9 +30,9 @@ Check every part of your set-up against the real servers and print one line per 
 Checks, in order: the tracking server answers /health; it accepts your login (and its
 version); an artifact goes up to the server and comes back identical (a throwaway run in
 your experiment mlops-doctor-<user>, deleted afterwards); the SFTP server presents the
-pinned host key; your SSH key logs in; the DVC remote points at that SFTP server; the Git
-working tree has no uncommitted changes to tracked files; the Prefect API answers (only
-when configured). Run it from your project directory.
+pinned host key; your SSH key logs in; the DVC remote points at that SFTP server; Git has
+no uncommitted changes (tracked files, new *.dvc files: what tracked_run refuses); the
+Prefect API answers (only when configured). Run it from your project directory.
 
 DVC's ssh remote (dvc-ssh -> sshfs -> asyncssh) does NOT verify the server's host key:
 sshfs connects with known_hosts=None. This command and `mlops init` are where the pinned
@@ -181,23 +181,23 @@ def _git_check() -> CheckResult:
         repo = git.Repo(Path.cwd(), search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return CheckResult(SKIP, "git working tree", f"{Path.cwd()} is not inside a Git repository")
-    changed = sorted({d.a_path for d in repo.index.diff(None)} | _staged(repo))
+    if not repo.head.is_valid():
+        return CheckResult(
+            FAIL, "git working tree", "no commit yet", "commit your code: runs point at a commit"
+        )
+    from mlops_stack.tracking import uncommitted_changes
+
+    changed = uncommitted_changes(repo)  # the same rule tracked_run refuses to start on
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         return CheckResult(
             FAIL,
             "git working tree",
-            f"uncommitted changes to tracked files: {shown}",
+            f"uncommitted changes: {shown}",
             "commit them before a run, so the run's commit holds the code that produced it",
         )
     branch = "detached HEAD" if repo.head.is_detached else repo.active_branch.name
     return CheckResult(OK, "git working tree", f"clean at {repo.head.commit.hexsha[:12]} ({branch})")
-
-
-def _staged(repo) -> set[str]:
-    if not repo.head.is_valid():
-        return {path for path, _stage in repo.index.entries}
-    return {d.a_path for d in repo.index.diff("HEAD")}
 
 
 def _prefect_check(conf: cfg.ClientConfig) -> CheckResult:

@@ -219,3 +219,15 @@ def test_fingerprint_of_another_key_type_pins_that_key(
     assert lines["sftp host key"].startswith("OK    sftp host key")
     assert "presents the pinned ecdsa-sha2-nistp256" in lines["sftp host key"]
     assert lines["sftp key login"].startswith("OK    sftp key login")
+
+
+def test_doctor_flags_uncommitted_code_and_new_dvc_files(mlops, init_args, alice, project):
+    assert mlops(*init_args, stdin=alice.password + "\n").code == 0
+    (project / "train.py").write_text("print('changed')\n")
+    (project / "new.csv.dvc").write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef\n  path: new.csv\n")
+    doctor = mlops("doctor")
+    assert doctor.code == 1
+    assert status_lines(doctor.out)["git working tree"] == (
+        "FAIL  git working tree   uncommitted changes: new.csv.dvc, train.py "
+        "-> commit them before a run, so the run's commit holds the code that produced it"
+    )
