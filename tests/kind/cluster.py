@@ -16,6 +16,7 @@ import os
 import re
 import selectors
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -312,3 +313,24 @@ def run_pod(
         raise TimeoutError(f"pod {name} did not finish within {timeout:.0f} s")
     finally:
         kubectl(kubeconfig, "delete", "pod", name, "--namespace", namespace, "--wait=false")
+
+
+def sftp_host_key_fingerprint(kubeconfig: Path, release: str = RELEASE, namespace: str = NAMESPACE) -> str:
+    """SHA256 fingerprint of the SFTP server's host key, from the chart's Secret (what NOTES.txt tells
+    a data scientist to compare with), so `mlops init` pins it instead of trusting the first answer."""
+    name = component_name(kubeconfig, "secret", "sftp", release, namespace)
+    result = kubectl(kubeconfig, "get", "secret", name, "--namespace", namespace, "--output=json")
+    if result.returncode != 0:
+        raise RuntimeError(f"cannot read the SFTP host key Secret {name}: {result.stderr}")
+    private = base64.b64decode(json.loads(result.stdout)["data"]["ssh_host_ecdsa_key"])
+    with tempfile.TemporaryDirectory() as tmp:
+        key = Path(tmp, "host_key")
+        key.write_bytes(private)
+        key.chmod(0o600)
+        listed = subprocess.run(
+            ["ssh-keygen", "-l", "-f", str(key)], capture_output=True, text=True, check=True
+        )
+    match = re.search(r"SHA256:\S+", listed.stdout)
+    if not match:
+        raise RuntimeError(f"ssh-keygen -l printed no SHA256 fingerprint: {listed.stdout}")
+    return match.group(0)
