@@ -55,8 +55,9 @@ def main() -> int:
             return 1
         write_atomically(args.out, [f"{args.names} {public_line(k)}" for k in keys])
     else:
-        # `restrict`: MLflow's key gets no forwarding, pty or agent, whatever sshd_config says.
-        lines = [f"restrict {public_line(args.key)} mlflow-server"]
+        # No key options: the server's sshd_config already forces internal-sftp without forwarding or
+        # pty for every key, and the image accepts only lines that start with the key type.
+        lines = [f"{public_line(args.key)} mlflow-server"]
         for extra in args.append:
             if extra.is_file():
                 lines += [ln.strip() for ln in extra.read_text().splitlines() if ln.strip()]

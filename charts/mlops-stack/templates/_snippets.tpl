@@ -85,12 +85,17 @@
      never counts as a backup. Call with (dict "ctx" $ "kind" "scheduled"). */}}
 {{- define "mlops-stack.pgDumpScript" -}}
 set -eu
+umask 027
 PGPASSWORD="$(cat /var/run/secrets/mlops-stack/db/password)"
 export PGPASSWORD
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 for db in {{ include "mlops-stack.db.name" .ctx }} {{ include "mlops-stack.db.authName" .ctx }}; do
   file="/backups/${db}-{{ .kind }}-${stamp}.dump"
-  pg_dump --format=custom --no-password --dbname="$db" --file="${file}.partial"
+  if ! pg_dump --format=custom --no-password --dbname="$db" --file="${file}.partial"; then
+    rm -f -- "${file}.partial"
+    echo "pg_dump of ${db} failed" >&2
+    exit 1
+  fi
   mv "${file}.partial" "$file"
   echo "dumped ${db} to ${file} ($(wc -c < "$file") bytes)"
   ls -1t /backups/"${db}-{{ .kind }}-"*.dump | tail -n +{{ add1 (int .ctx.Values.backup.retention) }} | while read -r old; do

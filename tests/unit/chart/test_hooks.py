@@ -56,10 +56,13 @@ def test_upgrade_dumps_both_databases_before_migrating() -> None:
     assert dump["command"] == ["container-entrypoint"]
     script = dump["args"][2]
     assert dump["args"][:2] == ["sh", "-c"]
-    assert script.startswith("set -eu\n")
+    assert script.startswith("set -eu\numask 027\n")  # dumps readable by the pod's group only
     assert "for db in mlflow mlflow_auth; do" in script
     assert 'file="/backups/${db}-pre-upgrade-${stamp}.dump"' in script
-    assert 'pg_dump --format=custom --no-password --dbname="$db" --file="${file}.partial"' in script
+    assert (
+        'if ! pg_dump --format=custom --no-password --dbname="$db" --file="${file}.partial"; then' in script
+    )
+    assert 'rm -f -- "${file}.partial"' in script
     assert "tail -n +8" in script  # retention 7
     assert env(dump) == {"PGHOST": "t-mlops-stack-postgresql", "PGPORT": "5432", "PGUSER": "mlflow"}
     upgrade = spec["containers"][0]

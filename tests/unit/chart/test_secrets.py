@@ -234,7 +234,7 @@ def test_known_hosts_and_authorized_keys_match_ssh_keygen(tmp_path: Path) -> Non
     )
     assert known_hosts.read_text() == f"{names} {ssh_keygen_public(host_key)}\n"
     assert authorized_keys.read_text() == (
-        f"restrict {ssh_keygen_public(client_key)} mlflow-server\n"
+        f"{ssh_keygen_public(client_key)} mlflow-server\n"
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice\n"
     )
     # OpenSSH itself finds the host under the bracketed name with the port.
