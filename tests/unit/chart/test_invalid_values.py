@@ -66,8 +66,7 @@ EXPECTED = {
     # values.schema.json: types, enums, ranges, unknown keys (Helm 4's wording).
     "sftp-service-type.yaml": "- at '/sftp/service/type': value must be one of 'ClusterIP', 'NodePort', "
     "'LoadBalancer'",
-    "route-tls-termination.yaml": "- at '/route/tls/termination': value must be one of 'edge', 'reencrypt', "
-    "'passthrough'",
+    "route-tls-termination.yaml": "- at '/route/tls/termination': value must be 'edge'",
     "zero-retention.yaml": "- at '/backup/retention': minimum: got 0, want 1",
     "replicas-zero.yaml": "- at '/mlflow/replicas': minimum: got 0, want 1",
     "nodeport-out-of-range.yaml": "- at '/sftp/service/nodePort': minimum: got 2,222, want 30,000",
@@ -113,3 +112,11 @@ def test_all_mistakes_are_reported_at_once() -> None:
     message = str(refused.value)
     assert 'mlflow.image.tag is "latest"' in message
     assert "route.host is required when a Route is created" in message
+
+
+def test_kubernetes_older_than_1_28_is_refused() -> None:
+    with pytest.raises(HelmError) as refused:
+        run_helm(["template", "t", str(CHART), "--namespace", NAMESPACE, "--kube-version", "1.27.0"])
+    assert "chart requires kubeVersion: >=1.28.0-0 which is incompatible with Kubernetes v1.27.0" in str(
+        refused.value
+    )
