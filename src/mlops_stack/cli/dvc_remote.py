@@ -61,19 +61,28 @@ def configure_remote(
     config = _config(root)
     done: list[str] = []
     try:
-        with config.edit("repo") as conf:
-            section = conf["remote"].setdefault(name, {})
-            done.append(f"{'updated' if section else 'added'} DVC remote {name!r} -> {url} in .dvc/config")
-            section["url"] = url
-            # DVC reads user and port from the URL; stale copies here would override it.
-            section.pop("user", None)
-            section.pop("port", None)
-            default = conf["core"].get("remote")
-            if default in (None, name):
-                conf["core"]["remote"] = name
-                done.append(f"{name!r} is the default remote: `dvc push` / `dvc pull` use it")
-            else:
-                done.append(f"the default remote stays {default!r}: use `dvc push -r {name}`")
+        shared = config.load_one("repo")
+        section = shared["remote"].get(name, {})
+        default = shared["core"].get("remote")
+        up_to_date = section.get("url") == url and not {"user", "port"} & set(section) and default is not None
+        if up_to_date:
+            # A clone already has the committed remote: leave .dvc/config untouched (the tree stays clean).
+            done.append(f"remote {name!r} already points at {url} in .dvc/config")
+        else:
+            with config.edit("repo") as conf:
+                section = conf["remote"].setdefault(name, {})
+                done.append(
+                    f"{'updated' if section else 'added'} DVC remote {name!r} -> {url} in .dvc/config"
+                )
+                section["url"] = url
+                # DVC reads user and port from the URL; stale copies here would override it.
+                section.pop("user", None)
+                section.pop("port", None)
+                default = conf["core"].setdefault("remote", name)
+        if default == name:
+            done.append(f"{name!r} is the default remote: `dvc push` / `dvc pull` use it")
+        else:
+            done.append(f"the default remote stays {default!r}: use `dvc push -r {name}`")
         with config.edit("local") as conf:
             local = conf["remote"].setdefault(name, {})
             local["keyfile"] = sftp.identity_file

@@ -230,4 +230,15 @@ def _configure_dvc(conf: cfg.ClientConfig, ask_passphrase: bool) -> None:
             raise
         _say(f"DVC: skipped, {err.message} ({err.fix})")
         return
-    _say("DVC: commit .dvc/config so your team shares the remote")
+    if _has_uncommitted_dvc_config(root):
+        _say("DVC: commit .dvc/config so your team shares the remote")
+
+
+def _has_uncommitted_dvc_config(root: Path) -> bool:
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return False
+    return bool(repo.git.status("--porcelain", "--", str(root / ".dvc" / "config")).strip())

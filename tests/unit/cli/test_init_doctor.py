@@ -231,3 +231,23 @@ def test_doctor_flags_uncommitted_code_and_new_dvc_files(mlops, init_args, alice
         "FAIL  git working tree   uncommitted changes: new.csv.dvc, train.py "
         "-> commit them before a run, so the run's commit holds the code that produced it"
     )
+
+
+def test_init_in_a_clone_leaves_the_committed_remote_alone(
+    mlops, init_args, alice, dvc_project, tmp_path, monkeypatch
+):
+    assert mlops(*init_args, stdin=alice.password + "\n").code == 0
+    git(dvc_project, "commit", "-q", "-m", "DVC remote", ".dvc/config")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(dvc_project), str(clone))
+    committed = (clone / ".dvc" / "config").read_text()
+
+    monkeypatch.chdir(clone)  # a teammate's checkout
+    result = mlops(*init_args, stdin=alice.password + "\n")
+    assert result.code == 0, result.err
+    assert "DVC: remote 'storage' already points at ssh://" in result.out
+    assert "commit .dvc/config" not in result.out
+    assert (clone / ".dvc" / "config").read_text() == committed
+    assert git(clone, "status", "--porcelain") == ""
+    keyfile = init_args[init_args.index("--identity-file") + 1]
+    assert dvc_config(clone, "local")["remote"] == {"storage": {"keyfile": keyfile}}
