@@ -266,3 +266,23 @@ def test_every_ci_render_generates_no_password_for_existing_secrets() -> None:
         docs = render([f])
         for secret in (d for d in docs if d["kind"] == "Secret"):
             assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep", f.name
+
+
+def test_auth_disabled_drops_every_auth_setting() -> None:
+    docs = render(set_values=["mlflow.auth.enabled=false"])
+    assert "t-mlops-stack-mlflow" not in [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"]
+    e = env(containers(find(docs, "Deployment", "mlflow"))["mlflow"])
+    assert e["MLFLOW_AUTH_ENABLED"] == "false"
+    assert not [name for name in e if name.startswith(("MLFLOW_AUTH_ADMIN", "MLFLOW_FLASK"))]
+    test_pod = containers(find(docs, "Pod", "test"))["tracking-roundtrip"]
+    assert "ADMIN_PASSWORD_FILE" not in env(test_pod)
+    assert "mlflow-auth" not in [v["name"] for v in pod_spec(find(docs, "Pod", "test"))["volumes"]]
+
+
+def test_uninstall_leaves_the_data_volumes_and_secrets_labelled_for_cleanup() -> None:
+    """The README's cleanup command selects by instance label: every kept object carries it."""
+    for doc in render():
+        if doc["metadata"].get("annotations", {}).get("helm.sh/resource-policy") == "keep":
+            assert doc["metadata"]["labels"]["app.kubernetes.io/instance"] == "t"
+    claim = find(render(), "StatefulSet", "postgresql")["spec"]["volumeClaimTemplates"][0]
+    assert claim["metadata"]["labels"]["app.kubernetes.io/instance"] == "t"
