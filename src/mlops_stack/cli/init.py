@@ -14,7 +14,7 @@ from .dvc_remote import configure_remote, find_dvc_root
 from .errors import CliError
 from .host_trust import trusted_host_key
 from .hostkeys import pin_host_key
-from .prefect_profile import set_prefect_api_url
+from .prefect_profile import require_prefect, set_prefect_api_url
 from .prompts import Asker
 from .sftp import PassphraseNeeded, check_key_login
 from .tracking_server import check_health, server_version
@@ -111,6 +111,12 @@ def _read_password(args: argparse.Namespace, asker: Asker) -> str:
     return asker.secret("MLflow password", "--password-stdin")
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise CliError(f"SFTP port {text!r} is not a port number", "give a number such as 2222")
+    return int(text)
+
+
 def _gather(args: argparse.Namespace, asker: Asker) -> tuple[cfg.ClientConfig, str]:
     saved = cfg.load_config()
     uri = asker.value(
@@ -137,7 +143,7 @@ def _gather(args: argparse.Namespace, asker: Asker) -> tuple[cfg.ClientConfig, s
     )
     if host:
         default_key = Path.home() / ".ssh" / "id_ed25519"
-        port = args.sftp_port or int(
+        port = args.sftp_port or _port(
             asker.value(
                 "SFTP port", None, str(old_sftp.port if old_sftp else cfg.DEFAULT_SFTP_PORT), "--sftp-port"
             )
@@ -168,6 +174,11 @@ def _gather(args: argparse.Namespace, asker: Asker) -> tuple[cfg.ClientConfig, s
         saved.dvc_remote_path if saved else cfg.DEFAULT_DVC_REMOTE_PATH
     )
     conf.prefect_api_url = args.prefect_api_url or (saved.prefect_api_url if saved else None)
+    if conf.prefect_api_url and not conf.prefect_api_url.startswith(("http://", "https://")):
+        raise CliError(
+            f"Prefect API URL {conf.prefect_api_url!r} is not http(s)",
+            "pass the API URL, e.g. https://prefect.example.org/api",
+        )
     return conf, password
 
 
@@ -193,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
             _say(f"{note.message}: login not tested now; {note.fix}")
     else:
         _say("SFTP: skipped (no --sftp-host): DVC is not configured")
+    if conf.prefect_api_url:
+        require_prefect()
 
     # ---- writes
     _say(f"saved the MLflow login in {save_credentials(conf.username, password)} (mode 0600)")

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from .errors import CliError
+
+
+def require_prefect() -> None:
+    """Fail before anything is written when Prefect is missing (importing it takes seconds, so only look)."""
+    if importlib.util.find_spec("prefect") is None:
+        raise CliError(
+            "Prefect is not installed in this Python environment",
+            "install it with `pip install 'mlops-stack[prefect]'`, or drop --prefect-api-url",
+        )
 
 
 def set_prefect_api_url(url: str) -> str:
     """Persist the URL in the current profile; returns the profile's name."""
+    require_prefect()
+    from prefect.settings import PREFECT_API_URL, update_current_profile
+
     try:
-        from prefect.settings import PREFECT_API_URL, update_current_profile
-    except ImportError as err:
+        profile = update_current_profile({PREFECT_API_URL: url})
+    except ValueError as err:  # pydantic's ValidationError is a ValueError
         raise CliError(
-            "Prefect is not installed in this Python environment",
-            "install it with `pip install 'mlops-stack[prefect]'`, or drop --prefect-api-url",
+            f"Prefect refused PREFECT_API_URL={url!r} ({err})", "pass the API URL, ending in /api"
         ) from err
-    profile = update_current_profile({PREFECT_API_URL: url})
     return profile.name

@@ -119,3 +119,23 @@ def test_doctor_reaches_a_real_prefect_server(mlops, mlflow_server, alice, proje
         )
     finally:
         server.stop()
+
+
+def test_a_port_that_is_not_a_number_is_refused(mlops, project, client_home, monkeypatch):
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="", stream=None: "pw")
+    answers = ["https://mlflow.example.org", "alice", "sftp.example.org", "22x"]
+    result = mlops("init", stdin="\n".join(answers) + "\n")
+    assert result.code == 1
+    assert result.err.endswith(
+        "mlops init: error: SFTP port '22x' is not a port number\n  fix: give a number such as 2222\n"
+    )
+    assert not (client_home / ".config").exists()
+
+
+def test_missing_prefect_url_scheme_is_refused_before_anything_happens(mlops, project):
+    result = mlops(
+        "init", "--yes", "--tracking-uri", "https://mlflow.example.org", "--username", "alice",
+        "--password-stdin", "--prefect-api-url", "prefect.example.org/api", stdin="pw\n",
+    )  # fmt: skip
+    assert result.code == 1
+    assert "Prefect API URL 'prefect.example.org/api' is not http(s)" in result.err
