@@ -8,7 +8,7 @@
 {{- $port := int .Values.sftp.service.port }}
 {{- $names := list $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace) (printf "%s.%s.svc.%s" $svc .Release.Namespace .Values.clusterDomain) }}
 {{- $bracketed := list }}
-{{- range $names }}{{ $bracketed = append $bracketed (printf "[%s]:%d" . $port) }}{{ end }}
+{{- range $names }}{{ $bracketed = append $bracketed (printf "[%s]:%d" . $port) }}{{ end -}}
 - name: known-hosts
   image: {{ include "mlops-stack.image" (dict "ctx" . "image" .Values.mlflow.image) }}
   imagePullPolicy: {{ .Values.mlflow.image.pullPolicy }}
