@@ -18,9 +18,11 @@
 {{- end }}
 {{- end }}
 
-{{/* Name of one component's resources: <fullname>-<component>. Call with (dict "ctx" $ "component" "mlflow"). */}}
+{{/* Name of one component's resources: <fullname>-<component>. Call with (dict "ctx" $ "component" "mlflow").
+     The prefix is cut to 40 characters so that the longest Service name (<prefix>-postgresql-headless)
+     stays a DNS label (63) and StatefulSet pod names stay within the 52-character controller limit. */}}
 {{- define "mlops-stack.componentName" -}}
-{{- printf "%s-%s" (include "mlops-stack.fullname" .ctx | trunc 50 | trimSuffix "-") .component }}
+{{- printf "%s-%s" (include "mlops-stack.fullname" .ctx | trunc 40 | trimSuffix "-") .component }}
 {{- end }}
 
 {{- define "mlops-stack.chart" -}}

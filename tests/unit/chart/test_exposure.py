@@ -159,3 +159,17 @@ def test_standard_labels() -> None:
         "app.kubernetes.io/instance": "t",
         "app.kubernetes.io/component": "mlflow",
     }
+
+
+def test_long_release_names_give_valid_service_names() -> None:
+    docs = render(set_values=["fullnameOverride=" + "a" * 50])
+    for doc in docs:
+        if doc["kind"] in {"Service", "StatefulSet"}:
+            assert len(doc["metadata"]["name"]) <= 63 if doc["kind"] == "Service" else 52, doc["metadata"][
+                "name"
+            ]
+    assert find_by_name(docs, "Service", "a" * 40 + "-postgresql-headless")
+
+
+def find_by_name(docs: list[dict], kind: str, name: str) -> dict:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
