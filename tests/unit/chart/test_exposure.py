@@ -163,11 +163,10 @@ def test_standard_labels() -> None:
 
 def test_long_release_names_give_valid_service_names() -> None:
     docs = render(set_values=["fullnameOverride=" + "a" * 50])
+    limits = {"Service": 63, "StatefulSet": 52, "CronJob": 52}
     for doc in docs:
-        if doc["kind"] in {"Service", "StatefulSet"}:
-            assert len(doc["metadata"]["name"]) <= 63 if doc["kind"] == "Service" else 52, doc["metadata"][
-                "name"
-            ]
+        if doc["kind"] in limits:
+            assert len(doc["metadata"]["name"]) <= limits[doc["kind"]], doc["metadata"]["name"]
     assert find_by_name(docs, "Service", "a" * 40 + "-postgresql-headless")
 
 
