@@ -7,9 +7,11 @@ import argparse
 
 import mlflow
 import pandas as pd
+from team_server import use_team_server
 
 
 def predict(model_uri: str, frame: pd.DataFrame) -> list:
+    use_team_server()
     model = mlflow.pyfunc.load_model(model_uri)
     return list(model.predict(frame))
 

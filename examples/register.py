@@ -6,9 +6,11 @@ python register.py RUN_ID --name wine-classifier --alias champion
 import argparse
 
 import mlflow
+from team_server import use_team_server
 
 
 def register(run_id: str, name: str, alias: str) -> str:
+    use_team_server()
     version = mlflow.register_model(f"runs:/{run_id}/model", name).version
     mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
     return str(version)

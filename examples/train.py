@@ -64,9 +64,7 @@ def evaluate(model: Pipeline, data: Split) -> dict[str, float]:
 
 
 @task
-def log(
-    run_id: str, params: dict, metrics: dict[str, float], model: Pipeline, data: Split
-) -> None:
+def log(run_id: str, params: dict, metrics: dict[str, float], model: Pipeline, data: Split) -> None:
     """Everything lands on the run opened by the flow (MLflow's active run is per thread; the id is not)."""
     client = mlflow.MlflowClient()
     for name, value in _flatten(params).items():
