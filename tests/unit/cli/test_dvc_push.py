@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import dvc, git, status_lines
 from .servers import fingerprint
+
+pytestmark = pytest.mark.slow  # real `dvc` processes: about 20 s per test
 
 
 def _init(mlops, init_args, alice, project: Path) -> Path:
