@@ -25,7 +25,8 @@ def test_notes_on_openshift() -> None:
     ) in text
     assert (
         "  mlops init --tracking-uri https://mlflow.apps.example.com"
-        " --sftp-host <load balancer address: see below> --sftp-port 2222\n"
+        " --sftp-host <load balancer address: see below> --sftp-port 2222 --sftp-user mlops"
+        " --host-key-fingerprint <SHA256:... from the admin>\n"
     ) in text
     assert "helm test t -n mlops" in text
 
@@ -34,13 +35,11 @@ def test_notes_in_cluster_only() -> None:
     text = notes()
     assert (
         "  mlops init --tracking-uri http://t-mlops-stack-mlflow.mlops.svc:5000"
-        " --sftp-host t-mlops-stack-sftp.mlops.svc --sftp-port 2222\n"
+        " --sftp-host t-mlops-stack-sftp.mlops.svc --sftp-port 2222 --sftp-user mlops"
     ) in text
     assert "No Route or Ingress was created" in text
 
 
 def test_notes_with_node_port() -> None:
     text = notes("-f", str(CHART / "ci" / "kubernetes-ingress-values.yaml"))
-    assert (
-        "--tracking-uri https://mlflow.example.com --sftp-host <a node address> --sftp-port 30222\n" in text
-    )
+    assert "--tracking-uri https://mlflow.example.com --sftp-host <a node address> --sftp-port 30222 " in text
