@@ -146,7 +146,7 @@ def stack(sandbox: Sandbox, mount_root: Path) -> MLflowStack:
         volumes=volumes,
         read_only_mounts=[SECRETS, SFTP_SECRETS],
     )
-    server.wait_for_http(5000, "/health", timeout=180)
+    server.wait_for_http(5000, "/health", timeout=300)
     return MLflowStack(sandbox, server, sftp, env, volumes, admin_password, db_password)
 
 
