@@ -172,3 +172,10 @@ def test_long_release_names_give_valid_service_names() -> None:
 
 def find_by_name(docs: list[dict], kind: str, name: str) -> dict:
     return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def test_local_docker_values_allow_the_published_address() -> None:
+    """scripts/stack-up publishes MLflow on 127.0.0.1:<port>; the browser sends that Host header."""
+    docs = render([CHART / "ci" / "local-docker-values.yaml"])
+    assert mlflow_env(docs)["MLFLOW_ALLOWED_HOSTS"] == f"{SERVICE_HOSTS},127.0.0.1:*,localhost:*"
+    assert not [d for d in docs if d["kind"] in {"NetworkPolicy", "CronJob", "Route", "Ingress"}]
