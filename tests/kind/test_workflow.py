@@ -64,7 +64,14 @@ def admin_client(endpoints: Endpoints) -> Iterator[Any]:
         patch.setenv("MLFLOW_TRACKING_USERNAME", endpoints.username)
         patch.setenv("MLFLOW_TRACKING_PASSWORD", endpoints.password)
         patch.setenv("MLFLOW_TRACKING_URI", endpoints.tracking_uri)
-        yield mlflow.MlflowClient()
+        # Also the process-wide URI, which wins over the environment once anything in the session set it;
+        # `models:/` URIs are resolved through it.
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(endpoints.tracking_uri)
+        try:
+            yield mlflow.MlflowClient(tracking_uri=endpoints.tracking_uri)
+        finally:
+            mlflow.set_tracking_uri(previous)
 
 
 @pytest.fixture(scope="module")

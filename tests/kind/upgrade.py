@@ -38,7 +38,7 @@ MIGRATE_CONTAINER = "db-upgrade"
 ARTIFACT = "upgrade-check.txt"
 
 
-def client_for(port: int, admin: cluster.AdminCredentials) -> MlflowClient:
+def client_for(tracking_uri: str, admin: cluster.AdminCredentials) -> MlflowClient:
     # Imported here: importing mlflow takes seconds, and the evidence checks (run by every test session)
     # do not need it.
     from mlflow.tracking import MlflowClient
@@ -46,37 +46,69 @@ def client_for(port: int, admin: cluster.AdminCredentials) -> MlflowClient:
     # MLflow's client reads basic-auth credentials from the environment only.
     os.environ["MLFLOW_TRACKING_USERNAME"] = admin.username
     os.environ["MLFLOW_TRACKING_PASSWORD"] = admin.password
-    return MlflowClient(tracking_uri=f"http://127.0.0.1:{port}")
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def seed_data(tracking_uri: str, admin: cluster.AdminCredentials) -> dict[str, Any]:
+    """Make what must survive the upgrade; returns a description of it (seed.json)."""
+    client = client_for(tracking_uri, admin)
+    marker = uuid.uuid4().hex
+    made: dict[str, Any] = {"marker": marker, "experiment": f"upgrade-check-{marker[:8]}"}
+    experiment_id = client.create_experiment(made["experiment"])
+    run = client.create_run(experiment_id, run_name="before-upgrade")
+    client.log_param(run.info.run_id, "marker", marker)
+    client.log_metric(run.info.run_id, "answer", 42.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, ARTIFACT).write_text(marker)
+        client.log_artifact(run.info.run_id, str(Path(tmp, ARTIFACT)))
+    client.set_terminated(run.info.run_id)
+    model = f"upgrade-check-{marker[:8]}"
+    client.create_registered_model(model)
+    version = client.create_model_version(model, f"{run.info.artifact_uri}/{ARTIFACT}", run.info.run_id)
+    client.set_registered_model_alias(model, "champion", version.version)
+    user, password = f"ds-{marker[:8]}", secrets.token_urlsafe(16)
+    created = requests.post(
+        f"{tracking_uri}/api/2.0/mlflow/users/create",
+        json={"username": user, "password": password},
+        auth=(admin.username, admin.password),
+        timeout=30,
+    )
+    created.raise_for_status()
+    made.update(run_id=run.info.run_id, model=model, version=version.version, user=user, password=password)
+    return made
+
+
+def data_problems_at(tracking_uri: str, admin: cluster.AdminCredentials, made: dict[str, Any]) -> list[str]:
+    """What of `seed_data`'s output is missing or changed."""
+    client = client_for(tracking_uri, admin)
+    problems: list[str] = []
+    data = client.get_run(made["run_id"]).data
+    if data.params.get("marker") != made["marker"] or data.metrics.get("answer") != 42.0:
+        problems.append(
+            f"run {made['run_id']}: params {data.params}, metrics {data.metrics} after the upgrade"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client.download_artifacts(made["run_id"], ARTIFACT, tmp)
+        if Path(local).read_text() != made["marker"]:
+            problems.append(f"artifact {ARTIFACT} of run {made['run_id']} changed across the upgrade")
+    champion = client.get_model_version_by_alias(made["model"], "champion")
+    if (champion.version, champion.run_id) != (made["version"], made["run_id"]):
+        problems.append(f"{made['model']}@champion is version {champion.version} of run {champion.run_id}")
+    as_user = requests.get(
+        f"{tracking_uri}/api/2.0/mlflow/experiments/search?max_results=1",
+        auth=(made["user"], made["password"]),
+        timeout=30,
+    )
+    if as_user.status_code != 200:
+        problems.append(f"user {made['user']} created before the upgrade gets HTTP {as_user.status_code}")
+    return problems
 
 
 def seed(kubeconfig: Path, release: str, namespace: str, state: Path) -> dict[str, Any]:
     admin = cluster.admin_credentials(kubeconfig, release, namespace)
     service = cluster.component_name(kubeconfig, "service", "mlflow", release, namespace)
-    marker = uuid.uuid4().hex
-    made: dict[str, Any] = {"marker": marker, "experiment": f"upgrade-check-{marker[:8]}"}
     with cluster.port_forward(kubeconfig, namespace, service, 5000) as port:
-        client = client_for(port, admin)
-        experiment_id = client.create_experiment(made["experiment"])
-        run = client.create_run(experiment_id, run_name="before-upgrade")
-        client.log_param(run.info.run_id, "marker", marker)
-        client.log_metric(run.info.run_id, "answer", 42.0)
-        with tempfile.TemporaryDirectory() as tmp:
-            Path(tmp, ARTIFACT).write_text(marker)
-            client.log_artifact(run.info.run_id, str(Path(tmp, ARTIFACT)))
-        client.set_terminated(run.info.run_id)
-        model = f"upgrade-check-{marker[:8]}"
-        client.create_registered_model(model)
-        version = client.create_model_version(model, f"{run.info.artifact_uri}/{ARTIFACT}", run.info.run_id)
-        client.set_registered_model_alias(model, "champion", version.version)
-        user, password = f"ds-{marker[:8]}", secrets.token_urlsafe(16)
-        created = requests.post(
-            f"http://127.0.0.1:{port}/api/2.0/mlflow/users/create",
-            json={"username": user, "password": password},
-            auth=(admin.username, admin.password),
-            timeout=30,
-        )
-        created.raise_for_status()
-    made.update(run_id=run.info.run_id, model=model, version=version.version, user=user, password=password)
+        made = seed_data(f"http://127.0.0.1:{port}", admin)
     state.mkdir(parents=True, exist_ok=True)
     (state / "seed.json").write_text(json.dumps(made, indent=2))
     return made
@@ -85,31 +117,8 @@ def seed(kubeconfig: Path, release: str, namespace: str, state: Path) -> dict[st
 def data_problems(kubeconfig: Path, release: str, namespace: str, made: dict[str, Any]) -> list[str]:
     admin = cluster.admin_credentials(kubeconfig, release, namespace)
     service = cluster.component_name(kubeconfig, "service", "mlflow", release, namespace)
-    problems: list[str] = []
     with cluster.port_forward(kubeconfig, namespace, service, 5000) as port:
-        client = client_for(port, admin)
-        data = client.get_run(made["run_id"]).data
-        if data.params.get("marker") != made["marker"] or data.metrics.get("answer") != 42.0:
-            problems.append(
-                f"run {made['run_id']}: params {data.params}, metrics {data.metrics} after the upgrade"
-            )
-        with tempfile.TemporaryDirectory() as tmp:
-            local = client.download_artifacts(made["run_id"], ARTIFACT, tmp)
-            if Path(local).read_text() != made["marker"]:
-                problems.append(f"artifact {ARTIFACT} of run {made['run_id']} changed across the upgrade")
-        champion = client.get_model_version_by_alias(made["model"], "champion")
-        if (champion.version, champion.run_id) != (made["version"], made["run_id"]):
-            problems.append(
-                f"{made['model']}@champion is version {champion.version} of run {champion.run_id}"
-            )
-        as_user = requests.get(
-            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1",
-            auth=(made["user"], made["password"]),
-            timeout=30,
-        )
-        if as_user.status_code != 200:
-            problems.append(f"user {made['user']} created before the upgrade gets HTTP {as_user.status_code}")
-    return problems
+        return data_problems_at(f"http://127.0.0.1:{port}", admin, made)
 
 
 def watch_events(text: str) -> list[dict[str, Any]]:
