@@ -208,6 +208,8 @@ def test_lint_stage_runs_the_developer_targets() -> None:
     all_jobs = jobs(load_ci())
     assert all_jobs["lint"]["script"] == ["make lint"]
     assert all_jobs["chart-and-unit-tests"]["script"] == ["make test-unit"]
+    # An unprivileged job: the unit tests that run containers are left to `make-test`.
+    assert '-m "not images"' in all_jobs["chart-and-unit-tests"]["variables"]["PYTEST_ARGS"]
     # `make lint` is where the CI file itself is validated, so `make test` (which runs lint) checks it too.
     dry_run = subprocess.run(
         ["make", "-n", "lint"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
