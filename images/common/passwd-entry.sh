@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the entrypoints (bash). OpenShift runs an image under an arbitrary UID that /etc/passwd does
 # not know; initdb, postgres, sshd and ssh-keygen refuse to run without a passwd entry. Both ways below
 # give the running UID one from files written under /tmp, the only writable place besides the data volume.

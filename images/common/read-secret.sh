@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the entrypoints (bash): a secret comes from an environment variable or a mounted file.
 
 # read_secret VAR: print the value of $VAR, or the content of the file named by ${VAR}_FILE (a mounted

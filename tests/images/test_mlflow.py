@@ -132,6 +132,7 @@ def stack(sandbox: Sandbox, mount_root: Path) -> MLflowStack:
         "MLOPS_SFTP_KEY_FILE": f"{SFTP_SECRETS}/id_ed25519",
         "MLOPS_SFTP_KNOWN_HOSTS": f"{SFTP_SECRETS}/known_hosts",
         "MLFLOW_ALLOWED_HOSTS": f"mlflow,mlflow:5000,{network_hosts_pattern(sandbox)}",
+        "MLFLOW_EXPOSE_PROMETHEUS": "true",
     }
     volumes = {str(secrets): SECRETS, str(sftp_secrets): SFTP_SECRETS}
     wait_for_postgres(postgres)
@@ -183,6 +184,13 @@ def test_a_host_name_not_allowed_is_refused(stack: MLflowStack) -> None:
         timeout=10,
     )
     assert allowed.status_code == 200
+
+
+def test_prometheus_metrics_are_exposed_to_authenticated_clients(stack: MLflowStack) -> None:
+    assert requests.get(f"{stack.url}/metrics", timeout=10).status_code == 401
+    response = requests.get(f"{stack.url}/metrics", auth=(ADMIN, stack.admin_password), timeout=10)
+    assert response.status_code == 200
+    assert "# HELP" in response.text
 
 
 def test_the_web_ui_is_served(stack: MLflowStack) -> None:
@@ -248,7 +256,7 @@ def test_db_upgrade_is_idempotent(stack: MLflowStack) -> None:
 
 
 @pytest.mark.parametrize(
-    ("unset", "message"),
+    ("setting", "message"),
     [
         (
             "MLFLOW_AUTH_ADMIN_PASSWORD",
@@ -265,11 +273,18 @@ def test_db_upgrade_is_idempotent(stack: MLflowStack) -> None:
             "mlflow-entrypoint: MLFLOW_ARTIFACTS_DESTINATION is not set: say where artifacts are stored, "
             "e.g. sftp://mlops@sftp:2222/data/mlflow-artifacts",
         ),
+        (
+            "MLFLOW_EXPOSE_PROMETHEUS=yes",
+            "mlflow-entrypoint: MLFLOW_EXPOSE_PROMETHEUS='yes': leave it empty (off), set true, "
+            "or give an absolute directory",
+        ),
     ],
-    ids=["admin-password", "db-password", "artifacts-destination"],
+    ids=["admin-password", "db-password", "artifacts-destination", "prometheus-value"],
 )
-def test_refuses_to_start_without_a_required_setting(stack: MLflowStack, unset: str, message: str) -> None:
-    code, logs = stack.run_once(f"refuse-{unset.lower().replace('_', '-')}", ["server"], env={unset: ""})
+def test_refuses_to_start_without_a_required_setting(stack: MLflowStack, setting: str, message: str) -> None:
+    """`setting` names the variable to empty, or NAME=value for a wrong value."""
+    name, _, value = setting.partition("=")
+    code, logs = stack.run_once(f"refuse-{name.lower().replace('_', '-')}", ["server"], env={name: value})
     assert code == 1
     assert logs.strip() == message
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from tests.images.conftest import mount_folder, new_password, start_postgres, wait_for_postgres
+from tests.images.conftest import (
+    POSTGRES_DATA,
+    mount_folder,
+    new_password,
+    start_postgres,
+    wait_for_postgres,
+)
 from tests.support.containers import RESTRICTED_UID, RestrictedContainer, Sandbox
 
 pytestmark = pytest.mark.images
@@ -95,6 +101,23 @@ def test_data_survives_a_container_restart(postgres: Postgres) -> None:
     wait_for_postgres(postgres.container)
     assert postgres.query("SELECT v FROM survives") == [("kept",)]
     assert postgres.container.logs().count("initializing a new cluster") == 1
+
+
+def test_a_restart_with_a_kept_tmp_works(sandbox: Sandbox) -> None:
+    """Kubernetes keeps an emptyDir /tmp across container restarts: stale socket locks, passwd files."""
+    tmp = sandbox.volume("pgkepttmp")
+    container = sandbox.run(
+        "postgresql",
+        name="pgkept",
+        env={"POSTGRES_ADMIN_PASSWORD": "kept-admin", "POSTGRES_PASSWORD": "kept-app"},
+        volumes={sandbox.volume("pgkeptdata"): POSTGRES_DATA, tmp: "/tmp"},
+    )
+    wait_for_postgres(container)
+    container.restart()
+    container.wait_for(lambda: container.logs().count("run-postgresql: starting PostgreSQL") == 2, "restart")
+    wait_for_postgres(container)
+    pg = Postgres(container, "kept-admin", "kept-app", "pgkeptdata")
+    assert pg.query("SELECT current_user") == [("mlflow",)]
 
 
 def test_passwords_from_files_are_reconciled_on_start(sandbox: Sandbox, mount_root: Path) -> None:

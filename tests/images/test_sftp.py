@@ -303,6 +303,26 @@ def test_the_host_key_is_identical_across_restarts_and_data_is_kept(server: SFTP
         assert sftp.open("/data/before-restart").read() == b"kept"
 
 
+def test_a_restart_with_a_kept_tmp_works(sandbox: Sandbox, authorized_keys: Path, client_key: SSHKey) -> None:
+    """Kubernetes keeps an emptyDir /tmp across container restarts (read-only passwd files from before)."""
+    container = sandbox.run(
+        "sftp",
+        name="sftp-kept-tmp",
+        volumes={
+            sandbox.volume("kepttmpdata"): "/data",
+            sandbox.volume("kepttmp"): "/tmp",
+            str(authorized_keys): AUTHORIZED_KEYS_DIR,
+        },
+        read_only_mounts=[AUTHORIZED_KEYS_DIR],
+    )
+    wait_until_serving(container)
+    container.restart()
+    wait_until_serving(container, times=2)
+    server = SFTPServer(container, client_key, "kepttmpdata")
+    with server.ssh() as client, client.open_sftp() as sftp:
+        assert sftp.normalize(".") == "/data"
+
+
 def test_host_keys_staged_from_a_secret_are_served_and_locked(
     sandbox: Sandbox, mount_root: Path, authorized_keys: Path, client_key: SSHKey
 ) -> None:
