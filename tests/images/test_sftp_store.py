@@ -8,6 +8,8 @@ import errno
 import hashlib
 import io
 import os
+import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -152,6 +154,42 @@ def test_files_and_nested_directories_log_list_download_delete(
     assert not server.exists(root)
 
 
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("sftp://host:2222/data", "has no user; expected sftp://user@host:port/path"),
+        ("sftp://mlops:secret@host:2222/data", "passwords in sftp:// URIs are not supported"),
+        ("sftp://mlops@host:2222/", "has no directory"),
+        ("sftp://mlops@host:99999/data", "has an invalid port"),
+    ],
+)
+def test_bad_uris_name_what_to_fix(env: pytest.MonkeyPatch, uri: str, message: str) -> None:
+    with pytest.raises(SFTPConfigError, match=re.escape(message)):
+        get_artifact_repository(uri)
+
+
+def test_missing_key_names_the_variables(env: pytest.MonkeyPatch, server: SFTPServer, tmp_path: Path) -> None:
+    env.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* to fall back on
+    env.setenv("MLOPS_SFTP_KEY_FILE", str(tmp_path / "nope"))
+    with pytest.raises(SFTPConfigError, match=r"MLOPS_SFTP_KEY_FILE=.*/nope does not exist"):
+        get_artifact_repository(server.uri("/data/x"))
+    env.delenv("MLOPS_SFTP_KEY_FILE")
+    with pytest.raises(
+        SFTPConfigError, match="set MLOPS_SFTP_KEY_FILE to a private key file, or MLOPS_SFTP_KEY"
+    ):
+        get_artifact_repository(server.uri("/data/x"))
+
+
+def test_hashed_known_hosts_entry_with_port_is_accepted(
+    env: pytest.MonkeyPatch, server: SFTPServer, root: str, workdir: Path
+) -> None:
+    hashed = server.known_hosts(workdir / "known_hosts-hashed")
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True, capture_output=True)
+    assert hashed.read_text().startswith("|1|")
+    env.setenv("MLOPS_SFTP_KNOWN_HOSTS", str(hashed))
+    assert get_artifact_repository(server.uri(root)).list_artifacts() == []
+
+
 def test_artifact_paths_cannot_escape_the_store_root(repo: SFTPArtifactRepository, tmp_path: Path) -> None:
     single = tmp_path / "x.txt"
     single.write_text("x")
@@ -221,7 +259,7 @@ def test_key_not_in_authorized_keys_is_refused_with_its_fingerprint(
     stranger = ClientKeys.generate(shared_workdir("store-stranger-")).private("ed25519")
     env.setenv("MLOPS_SFTP_KEY_FILE", str(stranger))
     expected = fingerprint(Path(f"{stranger}.pub"))
-    with pytest.raises(SFTPConnectError, match=f"refused the key ssh-ed25519 {expected}"):
+    with pytest.raises(SFTPConnectError, match=re.escape(f"refused the key ssh-ed25519 {expected}")):
         get_artifact_repository(server.uri(root)).list_artifacts()
 
 
