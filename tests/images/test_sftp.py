@@ -13,6 +13,8 @@ from pathlib import Path
 import asyncssh
 import paramiko
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from tests.images.conftest import SSHKey, make_ssh_key, mount_folder
 from tests.support.containers import RestrictedContainer, Sandbox
 
@@ -360,6 +362,43 @@ def test_host_keys_staged_from_a_secret_are_served_and_locked(
             sftp.open("/var/lib/sftp-host-keys/keys/ssh_host_ed25519_key").read()
         with pytest.raises(PermissionError):
             sftp.chmod("/var/lib/sftp-host-keys/keys", 0o700)
+
+
+def test_the_charts_ecdsa_pem_host_key_alone_is_staged_and_served(
+    sandbox: Sandbox, mount_root: Path, authorized_keys: Path, client_key: SSHKey
+) -> None:
+    """The chart's Secret holds only ssh_host_ecdsa_key, as Helm's genPrivateKey "ecdsa" writes it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    source = mount_folder(mount_root, "ecdsa-host-key-secret", {"ssh_host_ecdsa_key": pem})
+    keys_volume = sandbox.volume("ecdsakeys")
+    env = {"SFTP_HOST_KEYS_DIR": "/var/lib/sftp-host-keys"}
+    init = start_sftp(
+        sandbox,
+        "sftp-ecdsa-init",
+        sandbox.volume("ecdsadata"),
+        authorized_keys,
+        env=env,
+        extra_volumes={keys_volume: "/var/lib/sftp-host-keys", str(source): HOST_KEYS_SOURCE},
+        command=["stage-host-keys"],
+    )
+    assert init.wait_for_exit(60) == 0, init.logs()
+    main = start_sftp(
+        sandbox,
+        "sftp-ecdsa",
+        sandbox.volume("ecdsadata"),
+        authorized_keys,
+        env=env,
+        extra_volumes={keys_volume: "/var/lib/sftp-host-keys"},
+    )
+    wait_until_serving(main)
+    served = SFTPServer(main, client_key, "ecdsadata")
+    assert f"ecdsa-sha2-nistp256 {served.host_key().get_base64()}" == public.decode()
 
 
 def test_a_key_directory_swapped_by_a_client_is_refused_on_restart(
