@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report(line: str) -> None:
+    # One write per line: pods start in parallel threads, and print() writes the newline separately.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def cli(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     state_dir = Path(args.state_dir)
@@ -102,7 +108,7 @@ def cli(argv: list[str] | None = None) -> int:
             return 0
         timeout = getattr(args, "timeout", 600)
         runner = Runner(args.project, state_dir, getattr(args, "namespace", "default"), timeout,
-                        report=lambda line: print(line, flush=True))  # fmt: skip
+                        report=_report)  # fmt: skip
         if args.command == "up":
             runner.up(_manifests(args, runner.state), _publish(args.publish))
         elif args.command == "test":
