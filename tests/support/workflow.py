@@ -126,10 +126,13 @@ class Workstation:
         )  # fmt: skip
 
     def version_data(self, repo: Path, message: str = "data: wine v1") -> str:
-        """`dvc add` the dataset, `dvc push` it to the SFTP server, commit the .dvc file; returns its md5."""
+        """`dvc add` the dataset, `dvc push` it to the SFTP server, commit the .dvc file; returns its md5.
+
+        The DVC remote that `mlops init` wrote into .dvc/config is committed with it, so clones know it.
+        """
         self.run(["dvc", "add", "-q", str(DATASET)], repo)
         self.run(["dvc", "push", "-q"], repo)
-        self.run(["git", "add", f"{DATASET}.dvc", str(DATASET.parent / ".gitignore")], repo)
+        self.run(["git", "add", ".dvc/config", f"{DATASET}.dvc", str(DATASET.parent / ".gitignore")], repo)
         self.run(["git", "commit", "-q", "-m", message], repo)
         match = re.search(r"md5: ([0-9a-f]{32})", (repo / f"{DATASET}.dvc").read_text())
         assert match, f"no md5 in {DATASET}.dvc"
