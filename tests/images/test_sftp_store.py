@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-from tests.support.containers import Sandbox, image_missing
+from tests.support.containers import REPO_ROOT, Sandbox, image_missing
 from tests.support.sftp import (
     PASSPHRASE,
     ClientKeys,
@@ -292,6 +292,52 @@ def test_wrong_or_unknown_host_key_is_refused_naming_host_and_fingerprint(
     expected = message.format(name=name, fp=server.host_key_fingerprint)
     assert expected in str(refused.value)
     assert "refusing to connect" in str(refused.value)
+
+
+def test_full_disk_fails_the_upload_and_leaves_no_file(
+    env: pytest.MonkeyPatch, keys: ClientKeys, workdir: Path, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(24 * MiB))
+    with Sandbox("store-") as sandbox:
+        small = start_sftp_server(sandbox, workdir, keys.public_lines(), alias="small", data_tmpfs_size="8m")
+        env.setenv("MLOPS_SFTP_KNOWN_HOSTS", str(small.known_hosts(workdir / "known_hosts-small")))
+        repo = get_artifact_repository(small.uri("/data/full"))
+        with pytest.raises(OSError, match=r"Failure|No space"):
+            repo.log_artifact(str(big))
+        assert small.listdir("/data/full") == []  # neither the artifact nor its partial file
+        repo.log_artifact(str(keys.private("ed25519")) + ".pub")  # the session is still usable
+        assert small.listdir("/data/full") == ["ed25519.pub"]
+
+
+def test_refused_writes_fail_the_upload_instead_of_renaming_a_bad_file(
+    env: pytest.MonkeyPatch, keys: ClientKeys, workdir: Path, tmp_path: Path
+) -> None:
+    # The server accepts the open and the rename but refuses every write: only the write statuses tell.
+    config = workdir / "sshd_config-no-writes"
+    image_config = (REPO_ROOT / "images" / "sftp" / "sshd_config").read_text()
+    config.write_text(image_config.replace("-P setstat,", "-P write,setstat,"))
+    assert config.read_text().count("-P write,") == 2
+    data = tmp_path / "weights.bin"
+    data.write_bytes(os.urandom(3 * MiB))
+    with Sandbox("store-") as sandbox:
+        server = start_sftp_server(sandbox, workdir, keys.public_lines(), alias="nowrite", sshd_config=config)
+        env.setenv("MLOPS_SFTP_KNOWN_HOSTS", str(server.known_hosts(workdir / "known_hosts-nowrite")))
+        repo = get_artifact_repository(server.uri("/data/refused"))
+        with pytest.raises(PermissionError):
+            repo.log_artifact(str(data))
+        assert server.listdir("/data/refused") == []
+
+
+def test_upload_into_a_directory_another_client_removed_recreates_it(
+    repo: SFTPArtifactRepository, server: SFTPServer, root: str, tmp_path: Path
+) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("again")
+    repo.log_artifact(str(note), "logs")
+    server.run(f"rm -rf {root}/logs")  # e.g. `mlflow gc` or another server worker
+    repo.log_artifact(str(note), "logs")
+    assert server.listdir(f"{root}/logs") == ["note.txt"]
 
 
 def test_upload_after_a_server_restart_succeeds_on_a_new_session(

@@ -153,11 +153,20 @@ def free_loopback_port() -> int:
 
 
 def start_sftp_server(
-    sandbox: Sandbox, workdir: Path, authorized_keys: list[str], alias: str = "sftp"
+    sandbox: Sandbox,
+    workdir: Path,
+    authorized_keys: list[str],
+    alias: str = "sftp",
+    data_tmpfs_size: str | None = None,
+    sshd_config: Path | None = None,
 ) -> SFTPServer:
-    """The sftp image with its host key and authorized_keys mounted read-only, as the chart mounts them."""
-    host_keys = workdir / "host-keys"
-    authorized = workdir / "authorized-keys"
+    """The sftp image with its host key and authorized_keys mounted read-only, as the chart mounts them.
+
+    `data_tmpfs_size` (e.g. "8m") puts /data on a small tmpfs instead of a volume: a disk that fills up.
+    `sshd_config` replaces the image's /etc/sftp/sshd_config (e.g. to refuse some SFTP requests).
+    """
+    host_keys = workdir / f"{alias}-host-keys"
+    authorized = workdir / f"{alias}-authorized-keys"
     host_keys.mkdir(mode=0o755)
     authorized.mkdir(mode=0o755)
     _keygen(host_keys / "ssh_host_ed25519_key", "ed25519")
@@ -166,17 +175,22 @@ def start_sftp_server(
     (authorized / "authorized_keys").write_text("\n".join(authorized_keys) + "\n")
     (authorized / "authorized_keys").chmod(0o644)
     port = free_loopback_port()
+    tmpfs = {"/tmp": "size=16m"}
+    volumes = {str(host_keys): "/etc/sftp/host-keys-source", str(authorized): "/etc/sftp/authorized-keys"}
+    if sshd_config is not None:
+        sshd_config.chmod(0o644)
+        volumes[str(sshd_config)] = "/etc/sftp/sshd_config"
+    if data_tmpfs_size:
+        tmpfs[DATA_DIR] = f"size={data_tmpfs_size},mode=0770"  # root:root, writable through group 0
+    else:
+        volumes[sandbox.volume(f"{alias}-data")] = DATA_DIR
     container = sandbox.run(
         "sftp",
         alias=alias,
         env={"SFTP_USER": SFTP_USER},
-        tmpfs={"/tmp": "size=16m"},
-        volumes={
-            sandbox.volume(f"{alias}-data"): DATA_DIR,
-            str(host_keys): "/etc/sftp/host-keys-source",
-            str(authorized): "/etc/sftp/authorized-keys",
-        },
-        read_only_mounts=["/etc/sftp/host-keys-source", "/etc/sftp/authorized-keys"],
+        tmpfs=tmpfs,
+        volumes=volumes,
+        read_only_mounts=["/etc/sftp/host-keys-source", "/etc/sftp/authorized-keys", "/etc/sftp/sshd_config"],
         ports={f"{SFTP_PORT}/tcp": ("127.0.0.1", port)},
     )
     public = (host_keys / "ssh_host_ed25519_key.pub").read_text().split()

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import paramiko
+from paramiko.sftp import CMD_STATUS
 
 from mlops_stack.sftp_store.connection import SFTPConnection
 
@@ -59,11 +60,18 @@ class AtomicUpload:
     """
 
     def __init__(self, conn: SFTPConnection, remote_path: str) -> None:
-        makedirs(conn, posixpath.dirname(remote_path))
         self.conn = conn
         self.remote_path = remote_path
         self.partial = _partial_name(remote_path)
-        self._file = conn.sftp.open(self.partial, "wb")
+        parent = posixpath.dirname(remote_path)
+        makedirs(conn, parent)
+        try:
+            self._file = conn.sftp.open(self.partial, "wb")
+        except FileNotFoundError:
+            # The directory was known to exist, but another client has removed it since.
+            conn.known_dirs.clear()
+            makedirs(conn, parent)
+            self._file = conn.sftp.open(self.partial, "wb")
         # Pipelined: writes do not wait for each acknowledgement; errors surface at close().
         self._file.set_pipelined(True)
         self._file.MAX_REQUEST_SIZE = conn.write_size
@@ -72,8 +80,25 @@ class AtomicUpload:
         self._file.write(data)
 
     def commit(self) -> None:
-        self._file.close()
+        self._file.flush()
+        self._wait_for_write_statuses()
+        # paramiko's close() would also wait for the CLOSE reply, whose errors it ignores anyway; the
+        # rename only needs the data written, not the handle closed: one round trip less per file.
+        self._file._close(async_=True)
         self.conn.sftp.posix_rename(self.partial, self.remote_path)
+
+    def _wait_for_write_statuses(self) -> None:
+        """Raise if any pipelined write failed (disk full, quota), so a bad file is never renamed.
+
+        paramiko registers pipelined writes without an owner, so when their statuses arrive while it
+        waits for another reply (as close() does) it drops them, errors included. Waiting for each
+        outstanding write request by number, oldest first, is how SFTPFile itself drains them.
+        """
+        pending = self._file._reqs
+        while pending:
+            kind, _ = self.conn.sftp._read_response(pending.popleft())  # raises on an error status
+            if kind != CMD_STATUS:
+                raise paramiko.SFTPError(f"unexpected reply {kind} to a write of {self.partial}")
 
     def abort(self) -> None:
         if not self.conn.alive():
@@ -96,21 +121,10 @@ def upload_chunks(conn: SFTPConnection, chunks: Iterable[bytes], remote_path: st
         raise
 
 
-def _upload_local(conn: SFTPConnection, local_path: str | os.PathLike[str], remote_path: str) -> None:
-    # The local file is closed before any retry reopens it.
+def upload_file(conn: SFTPConnection, local_path: str | os.PathLike[str], remote_path: str) -> None:
+    # Opened here so that the local file is closed before a retry opens it again.
     with open(local_path, "rb") as local:
         upload_chunks(conn, iter(lambda: local.read(COPY_CHUNK), b""), remote_path)
-
-
-def upload_file(conn: SFTPConnection, local_path: str | os.PathLike[str], remote_path: str) -> None:
-    try:
-        _upload_local(conn, local_path, remote_path)
-    except FileNotFoundError:
-        # A directory we cached may have been removed by another process: forget and try once more.
-        if posixpath.dirname(remote_path) not in conn.known_dirs:
-            raise
-        conn.known_dirs.clear()
-        _upload_local(conn, local_path, remote_path)
 
 
 def download_file(
