@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker.errors
 import pytest
 import requests
 from mlflow.tracking import MlflowClient
@@ -17,7 +21,7 @@ from tests.images.conftest import (
     start_postgres,
     wait_for_postgres,
 )
-from tests.support.containers import RestrictedContainer, Sandbox, image_ref
+from tests.support.containers import REPO_ROOT, RestrictedContainer, Sandbox, image_ref
 
 pytestmark = pytest.mark.images
 
@@ -304,3 +308,87 @@ def test_no_build_ca_reaches_an_image(sandbox: Sandbox, component: str) -> None:
     )
     assert finder.wait_for_exit(60) == 0
     assert finder.logs() == ""
+
+
+def _self_signed_ca_pem(common_name: str) -> bytes:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _build_images(env: dict[str, str], *components: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO_ROOT / "scripts" / "build-images"), *components],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "build-images: EXTRA_CA_BUNDLE={path}: no such readable file"),
+        (b"not a certificate\n", "build-images: EXTRA_CA_BUNDLE={path} holds no PEM certificate"),
+    ],
+    ids=["missing", "not-pem"],
+)
+def test_build_images_refuses_an_unusable_extra_ca_bundle(
+    images_built: None, tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    bundle = tmp_path / "corporate-ca.pem"
+    if content is not None:
+        bundle.write_bytes(content)
+    result = _build_images({"EXTRA_CA_BUNDLE": str(bundle), "IMAGE_PREFIX": "img-never-built"}, "mlflow")
+    assert result.returncode == 1
+    assert message.format(path=bundle) in result.stderr
+
+
+@pytest.mark.slow
+def test_an_extra_ca_bundle_is_used_by_the_build_and_kept_out_of_the_image(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The corporate-proxy path: the build still reaches PyPI, the final image never holds the CA."""
+    pem = _self_signed_ca_pem(f"img-test-proxy-ca-{tmp_path.name}")
+    bundle = tmp_path / "corporate-ca.pem"
+    bundle.write_bytes(pem)
+    prefix = f"img-ca-{sandbox.prefix.rstrip('-')}"
+    result = _build_images({"EXTRA_CA_BUNDLE": str(bundle), "IMAGE_PREFIX": prefix}, "mlflow")
+    ref = image_ref("mlflow").replace("mlops-stack/", f"{prefix}/", 1)
+    try:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"{ref} " in result.stdout
+        marker = pem.decode().splitlines()[1][:40]  # a piece of the certificate's base64 body
+        finder = sandbox.run(
+            ref,
+            name="find-extra-ca",
+            entrypoint=["sh", "-c"],
+            command=[f"find / -xdev -type f -size -20M -exec grep -lF '{marker}' {{}} + 2>/dev/null; true"],
+        )
+        assert finder.wait_for_exit(240) == 0
+        assert finder.logs() == ""
+        finder.remove()
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            sandbox.client.images.remove(ref, force=True)
