@@ -276,12 +276,23 @@ class Sandbox:
         return container
 
     def cleanup(self) -> None:
+        """Remove everything this sandbox created; one failure does not stop the rest."""
+        errors: list[str] = []
+
+        def attempt(what: str, action: Callable[[], object]) -> None:
+            try:
+                action()
+            except docker.errors.NotFound:
+                pass
+            except Exception as err:  # report every leftover, then raise once
+                errors.append(f"{what}: {err}")
+
         for c in self.containers:
-            c.remove()
+            attempt(f"container {c.name}", c.remove)
         self.containers.clear()
         for name in self.volumes:
-            with contextlib.suppress(docker.errors.NotFound):
-                self.client.volumes.get(name).remove(force=True)
+            attempt(f"volume {name}", lambda name=name: self.client.volumes.get(name).remove(force=True))
         self.volumes.clear()
-        with contextlib.suppress(docker.errors.NotFound):
-            self.client.networks.get(self.network).remove()
+        attempt(f"network {self.network}", lambda: self.client.networks.get(self.network).remove())
+        if errors:
+            raise RuntimeError("sandbox cleanup left objects behind: " + "; ".join(errors))
