@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 from tests.images.conftest import (
     POSTGRES_DATA,
+    POSTGRES_TMPFS,
     mount_folder,
     new_password,
     start_postgres,
@@ -185,3 +186,20 @@ def test_refuses_to_start_with_a_clear_message(sandbox: Sandbox, env: dict[str, 
     assert container.wait_for_exit(timeout=60) == 1
     assert container.logs().strip() == message
     container.remove()
+
+
+def test_pg_dump_runs_with_the_same_entrypoint_as_a_backup_job(sandbox: Sandbox, postgres: Postgres) -> None:
+    postgres.query(
+        "CREATE TABLE IF NOT EXISTS backed_up (v text); INSERT INTO backed_up VALUES ('in the dump')"
+    )
+    job = sandbox.run(
+        "postgresql",
+        name="pgdump",
+        command=["pg_dump", "--data-only", "--table=backed_up", "mlflow"],
+        env={"PGHOST": "pg", "PGUSER": "mlflow", "PGPASSWORD": postgres.app_password},
+        tmpfs=POSTGRES_TMPFS,
+    )
+    assert job.wait_for_exit(60) == 0, job.logs()
+    dump = job.logs()
+    assert "-- PostgreSQL database dump" in dump
+    assert "in the dump" in dump
