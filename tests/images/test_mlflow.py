@@ -293,6 +293,40 @@ def test_refuses_to_start_without_a_required_setting(stack: MLflowStack, setting
     assert logs.strip() == message
 
 
+def test_the_charts_key_script_runs_with_the_images_python(sandbox: Sandbox, mount_root: Path) -> None:
+    """Contract with the chart: its init containers run files/ssh-public-keys.py with this image's python3."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())  # what the chart's genPrivateKey "ecdsa" gives
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    expected = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    script = REPO_ROOT / "charts" / "mlops-stack" / "files" / "ssh-public-keys.py"
+    scripts = mount_folder(mount_root, "chart-scripts", {"ssh-public-keys.py": script.read_bytes()})
+    host_keys = mount_folder(mount_root, "chart-host-keys", {"ssh_host_ecdsa_key": pem})
+    job = sandbox.run(
+        "mlflow",
+        name="chart-known-hosts",
+        command=[
+            "sh",
+            "-c",
+            "python3 /opt/mlops-stack/scripts/ssh-public-keys.py known-hosts --out /tmp/known_hosts "
+            "--names '[sftp]:2222' /etc/sftp/host-keys-source/ssh_host_ecdsa_key && cat /tmp/known_hosts",
+        ],
+        tmpfs=TMPFS,
+        volumes={str(scripts): "/opt/mlops-stack/scripts", str(host_keys): "/etc/sftp/host-keys-source"},
+        read_only_mounts=["/opt/mlops-stack/scripts", "/etc/sftp/host-keys-source"],
+    )
+    assert job.wait_for_exit(60) == 0, job.logs()
+    assert job.logs() == f"[sftp]:2222 {expected.decode()}\n"
+
+
 @pytest.mark.parametrize("component", ["postgresql", "sftp", "mlflow"])
 def test_no_build_ca_reaches_an_image(sandbox: Sandbox, component: str) -> None:
     """The CA bundle for the build's HTTPS (pip) lives only in the mlflow builder stage."""
