@@ -36,6 +36,9 @@ EXPERIMENT = f"kind-wine-{SUFFIX}"
 MODEL = f"kind-wine-classifier-{SUFFIX}"
 ALIAS = "champion"
 SFTP_USER = "mlops"
+ARTIFACTS_URI_PREFIX = "mlflow-artifacts:/"
+SFTP_ARTIFACTS_DIR = "/data/mlflow-artifacts"  # the chart's MLflow artifacts destination
+SFTP_DVC_DIR = "/data/dvc"  # `mlops init`'s default DVC remote path
 
 
 @pytest.fixture(scope="module")
@@ -150,16 +153,18 @@ def sftp_session(endpoints: Endpoints, known_hosts: Path) -> paramiko.SFTPClient
 def test_model_artifact_and_dataset_bytes_are_on_the_sftp_server(
     project: dict[str, Any], endpoints: Endpoints, admin_client: Any, tmp_path: Path
 ) -> None:
-    run = admin_client.get_run(project["run_id"])
     local_mlmodel = Path(admin_client.download_artifacts(project["run_id"], "model/MLmodel", str(tmp_path)))
+    # MLflow 3 stores a logged model under <experiment>/models/<model id>/artifacts, served from the
+    # chart's artifacts destination sftp://.../data/mlflow-artifacts.
+    model_id = admin_client.get_model_version_by_alias(MODEL, ALIAS).source.removeprefix("models:/")
+    location = admin_client.get_logged_model(model_id).artifact_location
+    assert location.startswith(ARTIFACTS_URI_PREFIX), location
+    remote_mlmodel = f"{SFTP_ARTIFACTS_DIR}/{location.removeprefix(ARTIFACTS_URI_PREFIX)}/MLmodel"
     md5 = project["md5"]
     with sftp_session(endpoints, project["station"].home / ".ssh" / "known_hosts") as sftp:
-        remote = (
-            f"/data/mlflow-artifacts/{run.info.experiment_id}/{project['run_id']}/artifacts/model/MLmodel"
-        )
-        with sftp.open(remote) as f:
+        with sftp.open(remote_mlmodel) as f:
             assert f.read() == local_mlmodel.read_bytes()
-        with sftp.open(f"/data/dvc/files/md5/{md5[:2]}/{md5[2:]}") as f:
+        with sftp.open(f"{SFTP_DVC_DIR}/files/md5/{md5[:2]}/{md5[2:]}") as f:
             on_server = hashlib.sha256(f.read()).hexdigest()
     assert on_server == hashlib.sha256((project["repo"] / DATASET).read_bytes()).hexdigest()
 
