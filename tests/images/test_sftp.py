@@ -6,7 +6,7 @@ import asyncio
 import io
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import asyncssh
 import paramiko
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from tests.images.conftest import SSHKey, make_ssh_key, mount_folder
 from tests.support.containers import RestrictedContainer, Sandbox
 
@@ -325,63 +325,51 @@ def test_a_restart_with_a_kept_tmp_works(sandbox: Sandbox, authorized_keys: Path
         assert sftp.normalize(".") == "/data"
 
 
-def test_host_keys_staged_from_a_secret_are_served_and_locked(
-    sandbox: Sandbox, mount_root: Path, authorized_keys: Path, client_key: SSHKey
-) -> None:
-    """The chart's layout: an init container stages the Secret's key into an emptyDir."""
-    source = mount_root / "host-key-secret"
-    source.mkdir()
-    host_key = make_ssh_key(source, "ssh_host_ed25519_key")
-    (source / "ssh_host_ed25519_key").chmod(0o644)  # Secret files are world-readable by default
-    source.chmod(0o755)
-    keys_volume = sandbox.volume("stagedkeys")
-    env = {"SFTP_HOST_KEYS_DIR": "/var/lib/sftp-host-keys"}
-    init = start_sftp(
-        sandbox,
-        "sftp-init",
-        sandbox.volume("stageddata"),
-        authorized_keys,
-        env=env,
-        extra_volumes={keys_volume: "/var/lib/sftp-host-keys", str(source): HOST_KEYS_SOURCE},
-        command=["stage-host-keys"],
+def ed25519_openssh_host_key() -> tuple[str, bytes, str]:
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
     )
-    assert init.wait_for_exit(60) == 0, init.logs()
-    main = start_sftp(
-        sandbox,
-        "sftp-staged",
-        sandbox.volume("stageddata"),
-        authorized_keys,
-        env=env,
-        extra_volumes={keys_volume: "/var/lib/sftp-host-keys"},
-    )
-    wait_until_serving(main)
-    served = SFTPServer(main, client_key, "stageddata")
-    assert f"ssh-ed25519 {served.host_key().get_base64()}" == host_key.public_line
-    with served.ssh() as client, client.open_sftp() as sftp:
-        with pytest.raises(PermissionError):
-            sftp.open("/var/lib/sftp-host-keys/keys/ssh_host_ed25519_key").read()
-        with pytest.raises(PermissionError):
-            sftp.chmod("/var/lib/sftp-host-keys/keys", 0o700)
+    return "ssh_host_ed25519_key", private, openssh_public_line(key)
 
 
-def test_the_charts_ecdsa_pem_host_key_alone_is_staged_and_served(
-    sandbox: Sandbox, mount_root: Path, authorized_keys: Path, client_key: SSHKey
-) -> None:
-    """The chart's Secret holds only ssh_host_ecdsa_key, as Helm's genPrivateKey "ecdsa" writes it."""
+def ecdsa_pem_host_key() -> tuple[str, bytes, str]:
+    """The chart's Secret holds only this one, as Helm's genPrivateKey "ecdsa" writes it."""
     key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
+    private = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     )
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    source = mount_folder(mount_root, "ecdsa-host-key-secret", {"ssh_host_ecdsa_key": pem})
-    keys_volume = sandbox.volume("ecdsakeys")
+    return "ssh_host_ecdsa_key", private, openssh_public_line(key)
+
+
+def openssh_public_line(key: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+
+
+@pytest.mark.parametrize("make_host_key", [ed25519_openssh_host_key, ecdsa_pem_host_key])
+def test_host_keys_staged_from_a_secret_are_served_and_locked(
+    sandbox: Sandbox,
+    mount_root: Path,
+    authorized_keys: Path,
+    client_key: SSHKey,
+    make_host_key: Callable[[], tuple[str, bytes, str]],
+) -> None:
+    """The chart's layout: an init container stages the Secret's key into an emptyDir."""
+    file_name, private, public_line = make_host_key()
+    key_type = file_name.split("_")[2]  # the sandbox is per module: names unique per parameter
+    source = mount_folder(mount_root, f"secret-{file_name}", {file_name: private})
+    keys_volume = sandbox.volume(f"stagedkeys-{key_type}")
     env = {"SFTP_HOST_KEYS_DIR": "/var/lib/sftp-host-keys"}
     init = start_sftp(
         sandbox,
-        "sftp-ecdsa-init",
-        sandbox.volume("ecdsadata"),
+        f"sftp-init-{key_type}",
+        sandbox.volume(f"stageddata-{key_type}"),
         authorized_keys,
         env=env,
         extra_volumes={keys_volume: "/var/lib/sftp-host-keys", str(source): HOST_KEYS_SOURCE},
@@ -390,15 +378,21 @@ def test_the_charts_ecdsa_pem_host_key_alone_is_staged_and_served(
     assert init.wait_for_exit(60) == 0, init.logs()
     main = start_sftp(
         sandbox,
-        "sftp-ecdsa",
-        sandbox.volume("ecdsadata"),
+        f"sftp-staged-{key_type}",
+        sandbox.volume(f"stageddata-{key_type}"),
         authorized_keys,
         env=env,
         extra_volumes={keys_volume: "/var/lib/sftp-host-keys"},
     )
     wait_until_serving(main)
-    served = SFTPServer(main, client_key, "ecdsadata")
-    assert f"ecdsa-sha2-nistp256 {served.host_key().get_base64()}" == public.decode()
+    served = SFTPServer(main, client_key, f"stageddata-{key_type}")
+    host_key = served.host_key()
+    assert f"{host_key.get_name()} {host_key.get_base64()}" == public_line
+    with served.ssh() as client, client.open_sftp() as sftp:
+        with pytest.raises(PermissionError):
+            sftp.open(f"/var/lib/sftp-host-keys/keys/{file_name}").read()
+        with pytest.raises(PermissionError):
+            sftp.chmod("/var/lib/sftp-host-keys/keys", 0o700)
 
 
 def test_a_key_directory_swapped_by_a_client_is_refused_on_restart(
