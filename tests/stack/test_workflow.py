@@ -20,7 +20,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tests.stack.conftest import make, sftp_volume_digests, sha256
+from tests.stack.conftest import REPO_ROOT, make, sftp_volume_digests, sha256
 from tests.support.workflow import DATASET, Endpoints, Workstation
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -143,9 +143,11 @@ def test_down_and_up_keep_runs_models_and_artifacts(project: dict, stack: Endpoi
     # What a data scientist needs, printed by `make up`.
     assert f"Tracking URL : {stack.tracking_uri}\n  Admin user   : admin\n" in output
     assert (
-        f"secret mlops-stack-mlflow admin-password | .venv/bin/mlops init --tracking-uri {stack.tracking_uri}"
-        in output
-    )
+        f"secret mlops-stack-mlflow admin-password | {REPO_ROOT}/.venv/bin/mlops init "
+        f"--tracking-uri {stack.tracking_uri} --username admin --password-stdin "
+        f"--sftp-host {stack.sftp_host} --sftp-port {stack.sftp_port} --sftp-user mlops "
+        f"--identity-file {stack.identity_file} "
+    ) in output
     assert f"--host-key-fingerprint {stack.host_key_fingerprint} --yes" in output
     client = mlflow.MlflowClient()
     run = client.get_run(project["run_id"])
