@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from tests.support.containers import REPO_ROOT, Sandbox, image_missing
 from tests.support.sftp import (
@@ -195,6 +196,14 @@ def test_artifact_paths_cannot_escape_the_store_root(repo: SFTPArtifactRepositor
     single.write_text("x")
     with pytest.raises(SFTPConfigError, match="outside the store root"):
         repo.log_artifact(str(single), "../../etc")
+
+
+def test_downloading_a_missing_artifact_says_it_does_not_exist(
+    repo: SFTPArtifactRepository, tmp_path: Path
+) -> None:
+    with pytest.raises(MlflowException, match=r"No such artifact: 'no/such/model\.pkl'") as raised:
+        repo.download_artifacts("no/such/model.pkl", str(tmp_path))
+    assert raised.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import mlflow
 import mlflow.sklearn
 import numpy as np
 import pytest
+import requests
 from mlflow.tracking import MlflowClient
 from sklearn import __version__ as sklearn_version
 from sklearn.linear_model import LogisticRegression
@@ -104,6 +105,18 @@ def test_log_artifact_lands_on_the_sftp_volume_and_downloads_back(
     )
     assert (local / "report.txt").read_text() == "accuracy 0.93\n"
     assert sha256((local / "raw" / "weights.bin").read_bytes()) == sha256(weights.read_bytes())
+
+
+def test_a_missing_artifact_is_a_404_not_a_retried_500(
+    stack: tuple[SFTPServer, ProxyingMlflow], client_without_sftp_credentials: ProxyingMlflow
+) -> None:
+    server = client_without_sftp_credentials
+    answer = requests.get(
+        f"{server.url}/api/2.0/mlflow-artifacts/artifacts/0/no-such-run/artifacts/model/MLmodel",
+        auth=(server.username, server.password),
+        timeout=60,
+    )
+    assert (answer.status_code, answer.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_sklearn_log_model_lands_on_the_sftp_volume_and_loads_back(

@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from mlflow.entities import FileInfo
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 from mlflow.store.artifact.artifact_repo import ArtifactRepository, StreamUploadMixin
 
 from mlops_stack.sftp_store import transfers
@@ -136,6 +137,12 @@ class SFTPArtifactRepository(ArtifactRepository, StreamUploadMixin):
     def _is_directory(self, artifact_path: str | None) -> bool:
         attrs = self.pool.run(lambda conn: transfers.stat_or_none(conn, self._remote(artifact_path)))
         if attrs is None:
+            if artifact_path:
+                # RESOURCE_DOES_NOT_EXIST is what the server turns into a 404 (as for MLflow's local
+                # store); a generic failure would be a 500, which clients retry for minutes.
+                raise MlflowException(
+                    f"No such artifact: '{artifact_path}'", error_code=RESOURCE_DOES_NOT_EXIST
+                )
             return False
         if S_ISDIR(attrs.st_mode or 0):
             return True
