@@ -24,8 +24,8 @@ from tests.support.sftp import (
     ClientKeys,
     SFTPServer,
     fingerprint,
-    shared_workdir,
     start_sftp_server,
+    workdir_removed_after,
 )
 
 from mlops_stack.sftp_store import SFTPArtifactRepository
@@ -40,8 +40,9 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def workdir() -> Path:
-    return shared_workdir("store-sftp-")
+def workdir() -> Iterator[Path]:
+    with workdir_removed_after("store-sftp-") as path:
+        yield path
 
 
 @pytest.fixture(scope="module")
@@ -263,9 +264,9 @@ def test_encrypted_key_without_passphrase_names_the_variable(
 
 
 def test_key_not_in_authorized_keys_is_refused_with_its_fingerprint(
-    env: pytest.MonkeyPatch, server: SFTPServer, root: str
+    env: pytest.MonkeyPatch, server: SFTPServer, root: str, workdir: Path
 ) -> None:
-    stranger = ClientKeys.generate(shared_workdir("store-stranger-")).private("ed25519")
+    stranger = ClientKeys.generate(workdir, "stranger-keys").private("ed25519")
     env.setenv("MLOPS_SFTP_KEY_FILE", str(stranger))
     expected = fingerprint(Path(f"{stranger}.pub"))
     with pytest.raises(SFTPConnectError, match=re.escape(f"refused the key ssh-ed25519 {expected}")):
@@ -284,7 +285,7 @@ def test_wrong_or_unknown_host_key_is_refused_naming_host_and_fingerprint(
     env: pytest.MonkeyPatch, server: SFTPServer, root: str, workdir: Path, case: str, message: str
 ) -> None:
     name = f"[{server.host}]:{server.port}"
-    other = ClientKeys.generate(shared_workdir("store-otherhost-")).private("ed25519")
+    other = ClientKeys.generate(workdir, f"other-host-key-{case.split()[0]}").private("ed25519")
     other_key = " ".join(Path(f"{other}.pub").read_text().split()[:2])
     lines = {
         "other key for [host]:port": f"{name} {other_key}\n",

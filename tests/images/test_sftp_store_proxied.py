@@ -22,9 +22,9 @@ from tests.support.sftp import (
     ClientKeys,
     ProxyingMlflow,
     SFTPServer,
-    shared_workdir,
     start_mlflow_proxying_to,
     start_sftp_server,
+    workdir_removed_after,
 )
 
 MISSING = next((reason for c in ("sftp", "postgresql", "mlflow") if (reason := image_missing(c))), None)
@@ -33,9 +33,8 @@ pytestmark = [pytest.mark.images, pytest.mark.skipif(MISSING is not None, reason
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[SFTPServer, ProxyingMlflow]]:
-    workdir = shared_workdir("store-proxied-")
-    keys = ClientKeys.generate(workdir)
-    with Sandbox("store-") as sandbox:
+    with workdir_removed_after("store-proxied-") as workdir, Sandbox("store-") as sandbox:
+        keys = ClientKeys.generate(workdir)
         server = start_sftp_server(sandbox, workdir, keys.public_lines())
         yield server, start_mlflow_proxying_to(sandbox, workdir, server, keys.private("ed25519"))
 

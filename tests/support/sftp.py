@@ -12,12 +12,15 @@ restart; other containers on the sandbox network reach it as `sftp:2222`.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +34,22 @@ PASSPHRASE = "correct horse battery staple"  # throw-away test key passphrase
 
 
 def shared_workdir(prefix: str) -> Path:
-    """A temp directory the container's arbitrary UID can traverse (pytest's tmp_path is root-only)."""
+    """A temp directory the container's arbitrary UID can traverse (pytest's tmp_path is root-only).
+
+    The caller removes it (it holds private keys); see `workdir_removed_after`.
+    """
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
     return path
+
+
+@contextlib.contextmanager
+def workdir_removed_after(prefix: str) -> Iterator[Path]:
+    path = shared_workdir(prefix)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _keygen(path: Path, key_type: str, passphrase: str = "") -> None:
@@ -72,8 +87,8 @@ class ClientKeys:
     directory: Path
 
     @classmethod
-    def generate(cls, workdir: Path) -> ClientKeys:
-        directory = workdir / "client-keys"
+    def generate(cls, workdir: Path, name: str = "client-keys") -> ClientKeys:
+        directory = workdir / name
         directory.mkdir()
         for key_type in KEY_TYPES:
             _keygen(directory / key_type, key_type)
