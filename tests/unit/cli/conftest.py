@@ -65,7 +65,7 @@ def sshd(tmp_path: Path, keys: dict[str, Path]) -> Iterator[LocalSshd]:
 
 
 @pytest.fixture(autouse=True)
-def client_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def client_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh HOME per test: ~/.mlflow, ~/.ssh, ~/.config/mlops and Prefect's profiles all start empty."""
     home = tmp_path / "home"
     home.mkdir()
@@ -86,9 +86,7 @@ def client_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     (home / ".gitconfig").write_text("[user]\n\tname = Test Scientist\n\temail = scientist@example.org\n")
-    yield home
-    if "mlflow" in sys.modules:  # tracked_run may have pointed this process at a test server
-        sys.modules["mlflow"].set_tracking_uri("")
+    return home  # tests/conftest.py restores the process-wide MLflow tracking URI
 
 
 @dataclass
