@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from tests.support.workflow import DATASET, Endpoints, Workstation
+from tests.support.workflow import DATASET, Endpoints, TrainedProject, Workstation, follow_the_method
 
 from . import cluster
 from .conftest import Release
@@ -78,24 +78,9 @@ def admin_client(endpoints: Endpoints) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints) -> dict[str, Any]:
+def project(tmp_path_factory: pytest.TempPathFactory, endpoints: Endpoints) -> TrainedProject:
     """The workflow, once, exactly as tests/stack runs it."""
-    base = tmp_path_factory.mktemp("kind-alice")
-    station = Workstation.create(base)
-    repo = station.new_project(base / "wine")
-    station.configure(repo, endpoints)
-    md5 = station.version_data(repo)
-    run_id = station.train(repo, f"mlflow.experiment={EXPERIMENT}")
-    commit = station.run(["git", "rev-parse", "HEAD"], repo).strip()
-    version = station.register(repo, run_id, MODEL, ALIAS)
-    return {
-        "station": station,
-        "repo": repo,
-        "md5": md5,
-        "run_id": run_id,
-        "commit": commit,
-        "version": version,
-    }
+    return follow_the_method(tmp_path_factory.mktemp("kind-alice"), endpoints, EXPERIMENT, MODEL, ALIAS)
 
 
 def flat_params(repo: Path) -> dict[str, str]:
@@ -105,31 +90,31 @@ def flat_params(repo: Path) -> dict[str, str]:
 
 
 def test_run_records_params_metrics_commit_and_data_version(
-    project: dict[str, Any], admin_client: Any
+    project: TrainedProject, admin_client: Any
 ) -> None:
-    run = admin_client.get_run(project["run_id"])
+    run = admin_client.get_run(project.run_id)
     assert run.info.status == "FINISHED"
-    assert run.data.params == flat_params(project["repo"])
+    assert run.data.params == flat_params(project.repo)
     assert set(run.data.metrics) >= {"accuracy", "f1_macro"}
-    assert run.data.tags["mlflow.source.git.commit"] == project["commit"]
+    assert run.data.tags["mlflow.source.git.commit"] == project.commit
     assert run.data.tags["mlflow.source.git.dirty"] == "false"
-    assert run.data.tags[f"mlops.dvc.md5.{DATASET}"] == project["md5"]
+    assert run.data.tags[f"mlops.dvc.md5.{DATASET}"] == project.md5
 
 
-def test_model_loaded_by_alias_scores_what_the_run_logged(project: dict[str, Any], admin_client: Any) -> None:
+def test_model_loaded_by_alias_scores_what_the_run_logged(project: TrainedProject, admin_client: Any) -> None:
     import mlflow
     import pandas as pd
     from sklearn.metrics import accuracy_score
     from sklearn.model_selection import train_test_split
 
     version = admin_client.get_model_version_by_alias(MODEL, ALIAS)
-    assert (version.version, version.run_id) == (project["version"], project["run_id"])
-    params = yaml.safe_load((project["repo"] / "params.yaml").read_text())
-    frame = pd.read_csv(project["repo"] / DATASET)
+    assert (version.version, version.run_id) == (project.version, project.run_id)
+    params = yaml.safe_load((project.repo / "params.yaml").read_text())
+    frame = pd.read_csv(project.repo / DATASET)
     features, labels = frame.drop(columns=[params["data"]["target"]]), frame[params["data"]["target"]]
     _, x_test, _, y_test = train_test_split(features, labels, stratify=labels, **params["split"])
     loaded = mlflow.pyfunc.load_model(f"models:/{MODEL}@{ALIAS}")
-    logged = admin_client.get_run(project["run_id"]).data.metrics["accuracy"]
+    logged = admin_client.get_run(project.run_id).data.metrics["accuracy"]
     assert accuracy_score(y_test, loaded.predict(x_test)) == logged
 
 
@@ -151,27 +136,27 @@ def sftp_session(endpoints: Endpoints, known_hosts: Path) -> paramiko.SFTPClient
 
 
 def test_model_artifact_and_dataset_bytes_are_on_the_sftp_server(
-    project: dict[str, Any], endpoints: Endpoints, admin_client: Any, tmp_path: Path
+    project: TrainedProject, endpoints: Endpoints, admin_client: Any, tmp_path: Path
 ) -> None:
-    local_mlmodel = Path(admin_client.download_artifacts(project["run_id"], "model/MLmodel", str(tmp_path)))
+    local_mlmodel = Path(admin_client.download_artifacts(project.run_id, "model/MLmodel", str(tmp_path)))
     # MLflow 3 stores a logged model under <experiment>/models/<model id>/artifacts, served from the
     # chart's artifacts destination sftp://.../data/mlflow-artifacts.
     model_id = admin_client.get_model_version_by_alias(MODEL, ALIAS).source.removeprefix("models:/")
     location = admin_client.get_logged_model(model_id).artifact_location
     assert location.startswith(ARTIFACTS_URI_PREFIX), location
     remote_mlmodel = f"{SFTP_ARTIFACTS_DIR}/{location.removeprefix(ARTIFACTS_URI_PREFIX)}/MLmodel"
-    md5 = project["md5"]
-    with sftp_session(endpoints, project["station"].home / ".ssh" / "known_hosts") as sftp:
+    md5 = project.md5
+    with sftp_session(endpoints, project.station.home / ".ssh" / "known_hosts") as sftp:
         with sftp.open(remote_mlmodel) as f:
             assert f.read() == local_mlmodel.read_bytes()
         with sftp.open(f"{SFTP_DVC_DIR}/files/md5/{md5[:2]}/{md5[2:]}") as f:
             on_server = hashlib.sha256(f.read()).hexdigest()
-    assert on_server == hashlib.sha256((project["repo"] / DATASET).read_bytes()).hexdigest()
+    assert on_server == hashlib.sha256((project.repo / DATASET).read_bytes()).hexdigest()
 
 
 def test_second_clone_pulls_byte_identical_data(
-    project: dict[str, Any], endpoints: Endpoints, tmp_path: Path
+    project: TrainedProject, endpoints: Endpoints, tmp_path: Path
 ) -> None:
     bob = Workstation.create(tmp_path / "bob")
-    clone = bob.clone_and_pull(project["repo"], tmp_path / "bob" / "wine", endpoints)
-    assert (clone / DATASET).read_bytes() == (project["repo"] / DATASET).read_bytes()
+    clone = bob.clone_and_pull(project.repo, tmp_path / "bob" / "wine", endpoints)
+    assert (clone / DATASET).read_bytes() == (project.repo / DATASET).read_bytes()

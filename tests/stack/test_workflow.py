@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tests.stack.conftest import REPO_ROOT, make, sftp_volume_digests, sha256
-from tests.support.workflow import DATASET, Endpoints, Workstation
+from tests.support.workflow import DATASET, Endpoints, TrainedProject, Workstation, follow_the_method
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -32,25 +32,9 @@ ALIAS = "champion"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, stack: Endpoints) -> dict:
+def project(tmp_path_factory: pytest.TempPathFactory, stack: Endpoints) -> TrainedProject:
     """The workflow, once: new project, configure, version data, commit, train, register."""
-    base = tmp_path_factory.mktemp("alice")
-    station = Workstation.create(base)
-    repo = station.new_project(base / "wine")
-    init_output = station.configure(repo, stack)
-    md5 = station.version_data(repo)
-    run_id = station.train(repo, f"mlflow.experiment={EXPERIMENT}")
-    commit = station.run(["git", "rev-parse", "HEAD"], repo).strip()
-    version = station.register(repo, run_id, MODEL, ALIAS)
-    return {
-        "station": station,
-        "repo": repo,
-        "md5": md5,
-        "run_id": run_id,
-        "commit": commit,
-        "version": version,
-        "init_output": init_output,
-    }
+    return follow_the_method(tmp_path_factory.mktemp("alice"), stack, EXPERIMENT, MODEL, ALIAS)
 
 
 def expected_model(repo: Path) -> tuple[object, dict[str, float], pd.DataFrame]:
@@ -68,8 +52,8 @@ def expected_model(repo: Path) -> tuple[object, dict[str, float], pd.DataFrame]:
     return model, metrics, x_test
 
 
-def test_run_has_params_metrics_and_provenance_tags(project: dict, admin_env: None) -> None:
-    run = mlflow.MlflowClient().get_run(project["run_id"])
+def test_run_has_params_metrics_and_provenance_tags(project: TrainedProject, admin_env: None) -> None:
+    run = mlflow.MlflowClient().get_run(project.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params == {
         "data.path": "data/wine.csv",
@@ -79,36 +63,37 @@ def test_run_has_params_metrics_and_provenance_tags(project: dict, admin_env: No
         "model.C": "1.0",
         "model.max_iter": "500",
     }
-    _, metrics, _ = expected_model(project["repo"])
+    _, metrics, _ = expected_model(project.repo)
     assert run.data.metrics == pytest.approx(metrics, abs=0)
     tags = run.data.tags
-    assert tags["mlflow.source.git.commit"] == project["commit"]
+    assert tags["mlflow.source.git.commit"] == project.commit
     assert tags["mlflow.source.git.dirty"] == "false"
     assert tags["mlflow.source.git.branch"] == "main"
-    assert tags["mlops.dvc.md5.data/wine.csv"] == project["md5"]
+    assert tags["mlops.dvc.md5.data/wine.csv"] == project.md5
     packages = tags["mlops.packages"].split(", ")
     for name in ("mlflow", "scikit-learn", "pandas", "prefect", "dvc"):
         assert f"{name}=={importlib.metadata.version(name)}" in packages
 
 
-def test_model_artifact_registered_and_loaded_by_alias(project: dict, admin_env: None) -> None:
+def test_model_artifact_registered_and_loaded_by_alias(project: TrainedProject, admin_env: None) -> None:
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias(MODEL, ALIAS)
-    assert (version.version, version.run_id) == (project["version"], project["run_id"])
-    model, _, x_test = expected_model(project["repo"])
+    assert (version.version, version.run_id) == (project.version, project.run_id)
+    model, _, x_test = expected_model(project.repo)
     loaded = mlflow.pyfunc.load_model(f"models:/{MODEL}@{ALIAS}")
     assert list(loaded.predict(x_test)) == list(model.predict(x_test))
     # The data scientist's own script loads it the same way.
-    rows = project["station"].predict(project["repo"], f"models:/{MODEL}@{ALIAS}", rows=3)
+    rows = project.station.predict(project.repo, f"models:/{MODEL}@{ALIAS}", rows=3)
     assert rows == [
-        str(v)
-        for v in model.predict(pd.read_csv(project["repo"] / DATASET).drop(columns=["cultivar"]).head(3))
+        str(v) for v in model.predict(pd.read_csv(project.repo / DATASET).drop(columns=["cultivar"]).head(3))
     ]
 
 
-def test_artifacts_and_data_are_on_the_sftp_volume(project: dict, admin_env: None, tmp_path: Path) -> None:
+def test_artifacts_and_data_are_on_the_sftp_volume(
+    project: TrainedProject, admin_env: None, tmp_path: Path
+) -> None:
     downloaded = Path(
-        mlflow.artifacts.download_artifacts(f"runs:/{project['run_id']}/model", dst_path=str(tmp_path))
+        mlflow.artifacts.download_artifacts(f"runs:/{project.run_id}/model", dst_path=str(tmp_path))
     )
     # registered_model_meta is written by the client on download; every other file is an artifact.
     files = [p for p in downloaded.rglob("*") if p.is_file() and p.name != "registered_model_meta"]
@@ -117,14 +102,16 @@ def test_artifacts_and_data_are_on_the_sftp_volume(project: dict, admin_env: Non
     artifact_digests = {d for path, d in on_volume.items() if path.startswith("mlflow-artifacts/")}
     for file in files:
         assert sha256(file) in artifact_digests, f"{file.name} is not on the SFTP volume"
-    md5 = project["md5"]
-    assert on_volume[f"dvc/files/md5/{md5[:2]}/{md5[2:]}"] == sha256(project["repo"] / DATASET)
+    md5 = project.md5
+    assert on_volume[f"dvc/files/md5/{md5[:2]}/{md5[2:]}"] == sha256(project.repo / DATASET)
 
 
-def test_second_clone_pulls_byte_identical_data(project: dict, stack: Endpoints, tmp_path: Path) -> None:
+def test_second_clone_pulls_byte_identical_data(
+    project: TrainedProject, stack: Endpoints, tmp_path: Path
+) -> None:
     bob = Workstation.create(tmp_path / "bob")
-    clone = bob.clone_and_pull(project["repo"], tmp_path / "bob" / "wine", stack)
-    assert (clone / DATASET).read_bytes() == (project["repo"] / DATASET).read_bytes()
+    clone = bob.clone_and_pull(project.repo, tmp_path / "bob" / "wine", stack)
+    assert (clone / DATASET).read_bytes() == (project.repo / DATASET).read_bytes()
 
 
 def test_anonymous_requests_get_401(stack: Endpoints) -> None:
@@ -136,7 +123,9 @@ def test_anonymous_requests_get_401(stack: Endpoints) -> None:
     assert authorized.status_code == 200
 
 
-def test_down_and_up_keep_runs_models_and_artifacts(project: dict, stack: Endpoints, admin_env: None) -> None:
+def test_down_and_up_keep_runs_models_and_artifacts(
+    project: TrainedProject, stack: Endpoints, admin_env: None
+) -> None:
     before = sftp_volume_digests()
     make("down")
     output = make("up")
@@ -150,10 +139,10 @@ def test_down_and_up_keep_runs_models_and_artifacts(project: dict, stack: Endpoi
     ) in output
     assert f"--host-key-fingerprint {stack.host_key_fingerprint} --yes" in output
     client = mlflow.MlflowClient()
-    run = client.get_run(project["run_id"])
-    assert run.data.tags["mlops.dvc.md5.data/wine.csv"] == project["md5"]
-    assert client.get_model_version_by_alias(MODEL, ALIAS).version == project["version"]
-    model, _, x_test = expected_model(project["repo"])
+    run = client.get_run(project.run_id)
+    assert run.data.tags["mlops.dvc.md5.data/wine.csv"] == project.md5
+    assert client.get_model_version_by_alias(MODEL, ALIAS).version == project.version
+    model, _, x_test = expected_model(project.repo)
     assert list(mlflow.pyfunc.load_model(f"models:/{MODEL}@{ALIAS}").predict(x_test)) == list(
         model.predict(x_test)
     )

@@ -162,3 +162,30 @@ class Workstation:
         self.configure(dest, stack)  # the key file lives in .dvc/config.local, which is never cloned
         self.run(["dvc", "pull", "-q"], dest)
         return dest
+
+
+@dataclass
+class TrainedProject:
+    """What one pass of the method left behind, for the tests to check on the server and the volume."""
+
+    station: Workstation
+    repo: Path
+    init_output: str
+    md5: str
+    run_id: str
+    commit: str
+    version: str
+
+
+def follow_the_method(
+    base: Path, stack: Endpoints, experiment: str, model: str, alias: str
+) -> TrainedProject:
+    """New project from examples/, `mlops init`, version the data, commit, train, register by alias."""
+    station = Workstation.create(base)
+    repo = station.new_project(base / "wine")
+    init_output = station.configure(repo, stack)
+    md5 = station.version_data(repo)
+    run_id = station.train(repo, f"mlflow.experiment={experiment}")
+    commit = station.run(["git", "rev-parse", "HEAD"], repo).strip()
+    version = station.register(repo, run_id, model, alias)
+    return TrainedProject(station, repo, init_output, md5, run_id, commit, version)
