@@ -166,6 +166,20 @@ def test_dvc_client_asyncssh_writes_group_writable_files_and_renames(server: SFT
     assert mode == 0o664
 
 
+def openssh_client_options(server: SFTPServer) -> list[str]:
+    """The OpenSSH client, non-interactive, with the test key; the throw-away host key is not pinned."""
+    return [
+        "-i",
+        str(server.key.private_path),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+    ]
+
+
 def test_openssh_sftp_put_recursive_works(server: SFTPServer, tmp_path: Path) -> None:
     """`sftp put -r` asks to copy directory modes (setstat); that is refused, the upload still succeeds."""
     tree = tmp_path / "tree" / "sub"
@@ -182,14 +196,7 @@ def test_openssh_sftp_put_recursive_works(server: SFTPServer, tmp_path: Path) ->
             "-",
             "-P",
             str(port),
-            "-i",
-            str(server.key.private_path),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
+            *openssh_client_options(server),
             f"{USER}@{host}",
         ],
         input=f"put -r {tmp_path / 'tree'} cli-tree\nls cli-tree/sub\n",
@@ -227,14 +234,7 @@ def test_exec_and_shell_requests_are_refused(server: SFTPServer) -> None:
             "ssh",
             "-p",
             str(port),
-            "-i",
-            str(server.key.private_path),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
+            *openssh_client_options(server),
             f"{USER}@{host}",
             "echo COMMAND-RAN; id",
         ],
