@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import secrets
 import stat
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from tests.images.conftest import SSHKey, make_ssh_key, mount_folder
+from tests.images.kubelet import FS_GROUP, FS_GROUP_IDS, FS_GROUPS, Kubelet, PodVolumes
 from tests.support.containers import RestrictedContainer, Sandbox
+from tests.support.sftp import fingerprint
 
 pytestmark = pytest.mark.images
 
@@ -26,6 +29,9 @@ PORT = 2222
 TMPFS = {"/tmp": "size=16m"}
 AUTHORIZED_KEYS_DIR = "/etc/sftp/authorized-keys"
 HOST_KEYS_SOURCE = "/etc/sftp/host-keys-source"
+STAGED_KEYS_DIR = "/var/lib/sftp-host-keys"  # the chart's emptyDir (SFTP_HOST_KEYS_DIR)
+DATA_KEYS = "/data/.sftp-host-keys/keys"  # the image's default: generated into the data PVC
+HOST_KEY_ALIAS = "sftp"  # the name known_hosts files give the server, whatever its address
 SERVING = "host keys loaded"
 
 
@@ -71,23 +77,29 @@ class SFTPServer:
 def start_sftp(
     sandbox: Sandbox,
     name: str,
-    volume: str,
+    volume: str | None,
     authorized_keys: Path,
     env: dict[str, str] | None = None,
     extra_volumes: dict[str, str] | None = None,
     command: list[str] | None = None,
+    pod: PodVolumes | None = None,
+    pod_paths: Sequence[str] = (),
 ) -> RestrictedContainer:
-    volumes = {volume: "/data", str(authorized_keys): AUTHORIZED_KEYS_DIR, **(extra_volumes or {})}
+    """`volume` goes to /data; or the kubelet-prepared `pod` mounts its `pod_paths` (all by default)."""
+    volumes = {str(authorized_keys): AUTHORIZED_KEYS_DIR, **(extra_volumes or {})}
+    if volume is not None:
+        volumes[volume] = "/data"
     read_only = [AUTHORIZED_KEYS_DIR, HOST_KEYS_SOURCE]
+    options = pod.run_options(*pod_paths, tmpfs=TMPFS) if pod else {"tmpfs": TMPFS}
     return sandbox.run(
         "sftp",
         name=name,
         alias=name,
         env=env,
-        tmpfs=TMPFS,
         volumes=volumes,
         read_only_mounts=read_only,
         command=command,
+        **options,
     )
 
 
@@ -166,18 +178,63 @@ def test_dvc_client_asyncssh_writes_group_writable_files_and_renames(server: SFT
     assert mode == 0o664
 
 
-def openssh_client_options(server: SFTPServer) -> list[str]:
-    """The OpenSSH client, non-interactive, with the test key; the throw-away host key is not pinned."""
-    return [
-        "-i",
-        str(server.key.private_path),
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "BatchMode=yes",
-    ]
+def openssh_client_options(key: SSHKey, known_hosts: Path | None = None) -> list[str]:
+    """The OpenSSH client, non-interactive, with `key`. With `known_hosts` it accepts only the host key
+    that file gives HOST_KEY_ALIAS; without, the throw-away host key is not pinned."""
+    if known_hosts is None:
+        pinning = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    else:
+        pinning = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
+        pinning += ["-o", f"HostKeyAlias={HOST_KEY_ALIAS}"]
+    return ["-i", str(key.private_path), *pinning, "-o", "BatchMode=yes"]
+
+
+def openssh_sftp(
+    container: RestrictedContainer, key: SSHKey, batch: str, known_hosts: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the OpenSSH `sftp` command's batch (one command a line; the first failing one ends it)."""
+    host, port = container.address(PORT)
+    return subprocess.run(
+        ["sftp", "-b", "-", "-P", str(port), *openssh_client_options(key, known_hosts), f"{USER}@{host}"],
+        input=batch,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def known_hosts_file(path: Path, public_line: str) -> Path:
+    """A known_hosts file vouching for `public_line` ("ssh-ed25519 AAAA...") as HOST_KEY_ALIAS."""
+    path.write_text(f"{HOST_KEY_ALIAS} {' '.join(public_line.split()[:2])}\n")
+    return path
+
+
+def logged_host_key(container: RestrictedContainer, path: Path) -> Path:
+    """known_hosts for the ed25519 key the server offers, once its fingerprint is the one run-sftp logged."""
+    host, port = container.address(PORT)
+    scan = subprocess.run(
+        ["ssh-keyscan", "-t", "ed25519", "-p", str(port), host],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    known_hosts_file(path, scan.stdout.split(maxsplit=1)[1])
+    assert f"host key 256 {fingerprint(path)} " in container.logs()
+    return path
+
+
+def put_and_get_with_openssh(
+    container: RestrictedContainer, key: SSHKey, known_hosts: Path, workdir: Path, remote: str
+) -> bytes:
+    """What a user does: log in checking the host key, upload a file, download it again."""
+    sent, received = workdir / "sent", workdir / "received"
+    sent.write_bytes(secrets.token_bytes(64 * 1024))
+    result = openssh_sftp(container, key, f"put {sent} {remote}\nget {remote} {received}\n", known_hosts)
+    assert result.returncode == 0, result.stderr
+    assert received.read_bytes() == sent.read_bytes()
+    return sent.read_bytes()
 
 
 def test_openssh_sftp_put_recursive_works(server: SFTPServer, tmp_path: Path) -> None:
@@ -188,22 +245,8 @@ def test_openssh_sftp_put_recursive_works(server: SFTPServer, tmp_path: Path) ->
     for path in (tmp_path / "tree", tree):
         path.chmod(0o775)
     (tree / "a.txt").chmod(0o664)
-    host, port = server.container.address(PORT)
-    result = subprocess.run(
-        [
-            "sftp",
-            "-b",
-            "-",
-            "-P",
-            str(port),
-            *openssh_client_options(server),
-            f"{USER}@{host}",
-        ],
-        input=f"put -r {tmp_path / 'tree'} cli-tree\nls cli-tree/sub\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = openssh_sftp(
+        server.container, server.key, f"put -r {tmp_path / 'tree'} cli-tree\nls cli-tree/sub\n"
     )
     assert result.returncode == 0, result.stderr
     assert "cli-tree/sub/a.txt" in result.stdout
@@ -234,7 +277,7 @@ def test_exec_and_shell_requests_are_refused(server: SFTPServer) -> None:
             "ssh",
             "-p",
             str(port),
-            *openssh_client_options(server),
+            *openssh_client_options(server.key),
             f"{USER}@{host}",
             "echo COMMAND-RAN; id",
         ],
@@ -352,6 +395,7 @@ def openssh_public_line(key: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivate
     )
 
 
+@pytest.mark.parametrize("fs_group", FS_GROUPS, ids=FS_GROUP_IDS)
 @pytest.mark.parametrize("make_host_key", [ed25519_openssh_host_key, ecdsa_pem_host_key])
 def test_host_keys_staged_from_a_secret_are_served_and_locked(
     sandbox: Sandbox,
@@ -359,40 +403,120 @@ def test_host_keys_staged_from_a_secret_are_served_and_locked(
     authorized_keys: Path,
     client_key: SSHKey,
     make_host_key: Callable[[], tuple[str, bytes, str]],
+    fs_group: int | None,
+    tmp_path: Path,
 ) -> None:
-    """The chart's layout: an init container stages the Secret's key into an emptyDir."""
+    """The chart's layout: an init container stages the Secret's key into an emptyDir, with or without
+    the pod's fsGroup (OpenShift always sets one: the emptyDir is then 2777 and setgid)."""
     file_name, private, public_line = make_host_key()
-    key_type = file_name.split("_")[2]  # the sandbox is per module: names unique per parameter
-    source = mount_folder(mount_root, f"secret-{file_name}", {file_name: private})
-    keys_volume = sandbox.volume(f"stagedkeys-{key_type}")
-    env = {"SFTP_HOST_KEYS_DIR": "/var/lib/sftp-host-keys"}
+    # The sandbox is per module: names unique per parameter.
+    pod_name = f"staged-{file_name.split('_')[2]}-{'fsg' if fs_group else 'nofsg'}"
+    source = mount_folder(mount_root, f"secret-{pod_name}", {file_name: private})
+    pod = Kubelet(sandbox, fs_group).start_pod(
+        pod_name,
+        pvcs={f"{pod_name}-data": "/data"},
+        empty_dirs={"tmp": "/tmp", "host-keys": STAGED_KEYS_DIR},
+        secrets={source: HOST_KEYS_SOURCE},
+    )
+    env = {"SFTP_HOST_KEYS_DIR": STAGED_KEYS_DIR}
+    init_paths = ("/tmp", HOST_KEYS_SOURCE, STAGED_KEYS_DIR)
     init = start_sftp(
         sandbox,
-        f"sftp-init-{key_type}",
-        sandbox.volume(f"stageddata-{key_type}"),
+        f"{pod_name}-init",
+        None,
         authorized_keys,
-        env=env,
-        extra_volumes={keys_volume: "/var/lib/sftp-host-keys", str(source): HOST_KEYS_SOURCE},
+        env,
         command=["stage-host-keys"],
+        pod=pod,
+        pod_paths=init_paths,
     )
     assert init.wait_for_exit(60) == 0, init.logs()
     main = start_sftp(
-        sandbox,
-        f"sftp-staged-{key_type}",
-        sandbox.volume(f"stageddata-{key_type}"),
-        authorized_keys,
-        env=env,
-        extra_volumes={keys_volume: "/var/lib/sftp-host-keys"},
+        sandbox, pod_name, None, authorized_keys, env, pod=pod, pod_paths=("/data", "/tmp", STAGED_KEYS_DIR)
     )
     wait_until_serving(main)
-    served = SFTPServer(main, client_key, f"stageddata-{key_type}")
-    host_key = served.host_key()
-    assert f"{host_key.get_name()} {host_key.get_base64()}" == public_line
-    with served.ssh() as client, client.open_sftp() as sftp:
+    known_hosts = known_hosts_file(tmp_path / "known_hosts", public_line)
+    put_and_get_with_openssh(main, client_key, known_hosts, tmp_path, "staged.bin")
+    with SFTPServer(main, client_key, pod_name).ssh() as client, client.open_sftp() as sftp:
         with pytest.raises(PermissionError):
-            sftp.open(f"/var/lib/sftp-host-keys/keys/{file_name}").read()
+            sftp.open(f"{STAGED_KEYS_DIR}/keys/{file_name}").read()
         with pytest.raises(PermissionError):
-            sftp.chmod("/var/lib/sftp-host-keys/keys", 0o700)
+            sftp.chmod(f"{STAGED_KEYS_DIR}/keys", 0o700)
+
+
+def refusal_of_unlocked_keys(mode: str, advice: str = "Compare") -> str:
+    """run-sftp's last line when the key directory on the data PVC is not locked."""
+    return (
+        f"run-sftp: host key directory {DATA_KEYS} is not locked (mode {mode}); only run-sftp locks it "
+        f"(mode 000), so an SFTP client may have replaced it. {advice} the keys' fingerprints "
+        f"(ssh-keygen -l -f) with those logged at the last start and 'chmod 000 {DATA_KEYS}' to trust "
+        f"them, or remove {DATA_KEYS} to generate new ones."
+    )
+
+
+def start_pod_with_keys_on_the_pvc(
+    sandbox: Sandbox, kubelet: Kubelet, pvc: str, pod_name: str, authorized_keys: Path
+) -> RestrictedContainer:
+    """The image's default layout: no Secret, host keys generated once into the data PVC."""
+    pod = kubelet.start_pod(pod_name, pvcs={pvc: "/data"}, empty_dirs={"tmp": "/tmp"})
+    return start_sftp(sandbox, pod_name, None, authorized_keys, pod=pod)
+
+
+@pytest.mark.parametrize("fs_group", FS_GROUPS, ids=FS_GROUP_IDS)
+def test_host_keys_generated_on_the_data_pvc_serve_the_next_pod(
+    sandbox: Sandbox, authorized_keys: Path, client_key: SSHKey, fs_group: int | None, tmp_path: Path
+) -> None:
+    """With an fsGroup the kubelet leaves the PVC alone once its root matches (OnRootMismatch)."""
+    kubelet = Kubelet(sandbox, fs_group, change_policy="OnRootMismatch")
+    pvc = f"genkeys-{'fsg' if fs_group else 'nofsg'}"
+    first = start_pod_with_keys_on_the_pvc(sandbox, kubelet, pvc, f"{pvc}-1", authorized_keys)
+    wait_until_serving(first)
+    known_hosts = logged_host_key(first, tmp_path / "known_hosts")
+    sent = put_and_get_with_openssh(first, client_key, known_hosts, tmp_path, "kept.bin")
+    warning = f"run-sftp: note: /data/.sftp-host-keys has the pod's fsGroup ({fs_group}): if it is on a PVC"
+    assert (warning in first.logs()) == (fs_group is not None)
+    first.remove()
+
+    second = start_pod_with_keys_on_the_pvc(sandbox, kubelet, pvc, f"{pvc}-2", authorized_keys)
+    wait_until_serving(second)
+    result = openssh_sftp(second, client_key, f"get kept.bin {tmp_path / 'again'}\n", known_hosts)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "again").read_bytes() == sent
+    assert second.logs().count("generated new host keys") == 0
+
+
+def test_keys_on_a_pvc_the_kubelet_opened_again_are_refused_until_locked_again(
+    sandbox: Sandbox, authorized_keys: Path, client_key: SSHKey, tmp_path: Path
+) -> None:
+    """fsGroupChangePolicy Always (the default) re-applies the fsGroup to the whole PVC at each pod start:
+    the locked key directory becomes 2770 and the keys 0660, which run-sftp cannot tell from a swap."""
+    kubelet = Kubelet(sandbox, FS_GROUP)
+    first = start_pod_with_keys_on_the_pvc(sandbox, kubelet, "rechown", "rechown-1", authorized_keys)
+    wait_until_serving(first)
+    known_hosts = logged_host_key(first, tmp_path / "known_hosts")
+    first.remove()
+
+    second = start_pod_with_keys_on_the_pvc(sandbox, kubelet, "rechown", "rechown-2", authorized_keys)
+    assert second.wait_for_exit(60) == 1
+    assert second.logs().strip().splitlines()[-1] == refusal_of_unlocked_keys(
+        "2770",
+        f"Its group is the pod's fsGroup ({FS_GROUP}) with setgid: the kubelet gives every directory of a "
+        "volume mode 2770 at each pod start, a PVC's content too (fsGroupChangePolicy: Always, the "
+        "default). Keep the host keys off the PVC (stage them from a Secret into an emptyDir: "
+        "SFTP_HOST_KEYS_DIR, the chart's layout) or set the pod's fsGroupChangePolicy: OnRootMismatch. "
+        "Then compare",
+    )
+
+    # What the message asks for: OnRootMismatch, then lock the checked keys again (as the pod's UID).
+    kubelet.change_policy = "OnRootMismatch"
+    debug = kubelet.start_pod("rechown-debug", pvcs={"rechown": "/data"})
+    fix = sandbox.run(
+        "sftp", name="rechown-debug", entrypoint=["chmod", "000", DATA_KEYS], **debug.run_options()
+    )
+    assert fix.wait_for_exit(60) == 0, fix.logs()
+    third = start_pod_with_keys_on_the_pvc(sandbox, kubelet, "rechown", "rechown-3", authorized_keys)
+    wait_until_serving(third)
+    put_and_get_with_openssh(third, client_key, known_hosts, tmp_path, "after-fix.bin")
 
 
 def test_a_key_directory_swapped_by_a_client_is_refused_on_restart(
@@ -409,10 +533,7 @@ def test_a_key_directory_swapped_by_a_client_is_refused_on_restart(
         sftp.putfo(io.BytesIO(b"attacker key"), "/data/.sftp-host-keys/keys/ssh_host_ed25519_key")
     container.restart()
     assert container.wait_for_exit(60) == 1
-    assert (
-        "run-sftp: host key directory /data/.sftp-host-keys/keys is not locked (mode 775); only run-sftp "
-        "locks it (mode 000), so an SFTP client may have replaced it." in container.logs()
-    )
+    assert container.logs().strip().splitlines()[-1] == refusal_of_unlocked_keys("775")
 
 
 def test_refuses_to_start_without_authorized_keys(sandbox: Sandbox, mount_root: Path) -> None:
