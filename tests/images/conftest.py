@@ -15,6 +15,7 @@ import docker.errors
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.images.kubelet import PodVolumes
 from tests.support.containers import RestrictedContainer, Sandbox, docker_client, image_missing
 
 
@@ -103,21 +104,25 @@ POSTGRES_TMPFS = {"/tmp": "size=64m"}
 
 def start_postgres(
     sandbox: Sandbox,
-    volume: str,
+    volume: str | None,
     env: dict[str, str],
     name: str = "pg",
     secrets: dict[str, str] | None = None,
+    pod: PodVolumes | None = None,
 ) -> RestrictedContainer:
-    """`secrets`: host folder -> container path, mounted read-only like a Secret."""
+    """`secrets`: host folder -> container path, mounted read-only like a Secret. `volume` is the data
+    volume; or the kubelet-prepared `pod` mounts its volumes (tests/images/kubelet.py)."""
     secrets = secrets or {}
+    volumes = {volume: POSTGRES_DATA} if volume is not None else {}
+    options = pod.run_options(tmpfs=POSTGRES_TMPFS) if pod else {"tmpfs": POSTGRES_TMPFS}
     return sandbox.run(
         "postgresql",
         name=name,
         alias=name,
         env=env,
-        tmpfs=POSTGRES_TMPFS,
-        volumes={volume: POSTGRES_DATA, **secrets},
+        volumes={**volumes, **secrets},
         read_only_mounts=secrets.values(),
+        **options,
     )
 
 

@@ -15,6 +15,7 @@ from tests.images.conftest import (
     start_postgres,
     wait_for_postgres,
 )
+from tests.images.kubelet import FS_GROUP_IDS, FS_GROUPS, Kubelet
 from tests.support.containers import RESTRICTED_UID, RestrictedContainer, Sandbox
 
 pytestmark = pytest.mark.images
@@ -119,6 +120,32 @@ def test_a_restart_with_a_kept_tmp_works(sandbox: Sandbox) -> None:
     wait_for_postgres(container)
     pg = Postgres(container, "kept-admin", "kept-app", "pgkeptdata")
     assert pg.query("SELECT current_user") == [("mlflow",)]
+
+
+@pytest.mark.parametrize("fs_group", FS_GROUPS, ids=FS_GROUP_IDS)
+def test_data_on_a_pvc_survives_the_next_pod_with_the_pods_fs_group(
+    sandbox: Sandbox, fs_group: int | None
+) -> None:
+    """With an fsGroup the kubelet applies it to the PVC again at every pod start (fsGroupChangePolicy:
+    Always, the default): PGDATA gets group fsGroup and mode 2770, its files 0660."""
+    kubelet = Kubelet(sandbox, fs_group)
+    pvc = f"pgpod-{'fsg' if fs_group else 'nofsg'}"
+    admin, app = new_password(), new_password()
+
+    def start_pod(n: int) -> Postgres:
+        pod = kubelet.start_pod(f"{pvc}-{n}", pvcs={pvc: POSTGRES_DATA}, empty_dirs={"tmp": "/tmp"})
+        container = start_postgres(
+            sandbox, None, {"POSTGRES_ADMIN_PASSWORD": admin, "POSTGRES_PASSWORD": app}, f"{pvc}-{n}", pod=pod
+        )
+        wait_for_postgres(container)
+        return Postgres(container, admin, app, pvc)
+
+    first = start_pod(1)
+    first.query("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('from the first pod')")
+    first.container.stop()
+    second = start_pod(2)
+    assert second.query("SELECT v FROM kept") == [("from the first pod",)]
+    assert second.query("SELECT current_user", user="postgres", dbname="postgres") == [("postgres",)]
 
 
 def test_passwords_from_files_are_reconciled_on_start(sandbox: Sandbox, mount_root: Path) -> None:
