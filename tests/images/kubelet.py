@@ -142,3 +142,22 @@ class Kubelet:
             network_mode="none",
             remove=True,
         )
+
+
+def pod_run_options(
+    sandbox: Sandbox,
+    kubelet: Kubelet | None,
+    pod: str,
+    tmpfs: Mapping[str, str],
+    secrets: Mapping[str, str],
+    pvcs: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """`Sandbox.run` keywords for one pod. With `kubelet`: each `tmpfs` path an emptyDir, the `secrets`
+    (host folder -> path) and `pvcs` (volume suffix -> path) as it prepares them. Without: Docker's own,
+    a tmpfs, read-only bind mounts, named volumes (the image's directory copied in)."""
+    if kubelet is None:
+        volumes = {sandbox.volume(suffix): target for suffix, target in (pvcs or {}).items()}
+        return {"tmpfs": tmpfs, "volumes": {**volumes, **secrets}, "read_only_mounts": list(secrets.values())}
+    empty_dirs = {Path(path).name: path for path in tmpfs}
+    folders = {Path(folder): target for folder, target in secrets.items()}
+    return kubelet.start_pod(pod, pvcs=pvcs, empty_dirs=empty_dirs, secrets=folders).run_options()

@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 from tests.images.conftest import (
+    POSTGRES_DATA,
     SSHKey,
     make_ssh_key,
     mount_folder,
@@ -21,6 +23,7 @@ from tests.images.conftest import (
     start_postgres,
     wait_for_postgres,
 )
+from tests.images.kubelet import FS_GROUP, FS_GROUP_IDS, FS_GROUPS, Kubelet, pod_run_options
 from tests.support.containers import REPO_ROOT, RestrictedContainer, Sandbox, image_ref
 
 pytestmark = pytest.mark.images
@@ -41,6 +44,7 @@ class MLflowStack:
     volumes: dict[str, str]
     admin_password: str
     db_password: str
+    kubelet: Kubelet | None = None
 
     @property
     def url(self) -> str:
@@ -52,22 +56,21 @@ class MLflowStack:
         return MlflowClient(tracking_uri=self.url)
 
     def run_once(self, name: str, command: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
-        return run_mlflow_once(self.sandbox, name, command, {**self.env, **(env or {})}, self.volumes)
+        env = {**self.env, **(env or {})}
+        return run_mlflow_once(self.sandbox, name, command, env, self.volumes, self.kubelet)
 
 
 def run_mlflow_once(
-    sandbox: Sandbox, name: str, command: list[str], env: dict[str, str], volumes: dict[str, str]
+    sandbox: Sandbox,
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    volumes: dict[str, str],
+    kubelet: Kubelet | None = None,
 ) -> tuple[int, str]:
     """Run the image to completion with the server's settings (e.g. the chart's db-upgrade Job)."""
-    job = sandbox.run(
-        "mlflow",
-        name=name,
-        env=env,
-        command=command,
-        tmpfs=TMPFS,
-        volumes=volumes,
-        read_only_mounts=[SECRETS, SFTP_SECRETS],
-    )
+    options = pod_run_options(sandbox, kubelet, name, TMPFS, volumes)
+    job = sandbox.run("mlflow", name=name, env=env, command=command, **options)
     code = job.wait_for_exit(timeout=180)
     logs = job.logs()
     job.remove()
@@ -83,7 +86,7 @@ def network_hosts_pattern(sandbox: Sandbox) -> str:
 
 
 def start_sftp_with_known_host_key(
-    sandbox: Sandbox, mount_root: Path, client: SSHKey
+    sandbox: Sandbox, mount_root: Path, client: SSHKey, kubelet: Kubelet | None = None
 ) -> tuple[RestrictedContainer, str]:
     host_keys = mount_root / "sftp-host-keys"
     host_keys.mkdir()
@@ -91,35 +94,26 @@ def start_sftp_with_known_host_key(
     (host_keys / "ssh_host_ed25519_key").chmod(0o644)
     host_keys.chmod(0o755)
     authorized = mount_folder(mount_root, "sftp-authorized", {"authorized_keys": client.public_line + "\n"})
-    sftp = sandbox.run(
-        "sftp",
-        name="sftp",
-        alias="sftp",
-        tmpfs={"/tmp": "size=16m"},
-        volumes={
-            sandbox.volume("sftpdata"): "/data",
-            str(authorized): "/etc/sftp/authorized-keys",
-            str(host_keys): "/etc/sftp/host-keys-source",
-        },
-        read_only_mounts=["/etc/sftp/authorized-keys", "/etc/sftp/host-keys-source"],
-    )
+    secrets = {str(authorized): "/etc/sftp/authorized-keys", str(host_keys): "/etc/sftp/host-keys-source"}
+    options = pod_run_options(sandbox, kubelet, "sftp", {"/tmp": "size=16m"}, secrets, {"sftpdata": "/data"})
+    sftp = sandbox.run("sftp", name="sftp", alias="sftp", **options)
     sftp.wait_for_log("host keys loaded", timeout=60)
     return sftp, f"[sftp]:2222 {host_key.public_line}\n"
 
 
-@pytest.fixture(scope="module")
-def stack(sandbox: Sandbox, mount_root: Path) -> MLflowStack:
+def start_stack(sandbox: Sandbox, mount_root: Path, kubelet: Kubelet | None = None) -> MLflowStack:
+    """PostgreSQL, SFTP and the MLflow server; in pods the `kubelet` prepares (with its fsGroup) if given."""
     db_password, admin_password = new_password(), new_password()
-    postgres = start_postgres(
-        sandbox,
-        sandbox.volume("mlflowdb"),
-        {"POSTGRES_ADMIN_PASSWORD": new_password(), "POSTGRES_PASSWORD": db_password},
-        name="postgresql",
-    )
+    postgres_env = {"POSTGRES_ADMIN_PASSWORD": new_password(), "POSTGRES_PASSWORD": db_password}
+    if kubelet is None:
+        postgres = start_postgres(sandbox, sandbox.volume("mlflowdb"), postgres_env, name="postgresql")
+    else:
+        pod = kubelet.start_pod("postgresql", pvcs={"mlflowdb": POSTGRES_DATA}, empty_dirs={"tmp": "/tmp"})
+        postgres = start_postgres(sandbox, None, postgres_env, name="postgresql", pod=pod)
     client_key_dir = mount_root / "mlflow-client-key"
     client_key_dir.mkdir()
     sftp_key = make_ssh_key(client_key_dir)
-    sftp, known_hosts = start_sftp_with_known_host_key(sandbox, mount_root, sftp_key)
+    sftp, known_hosts = start_sftp_with_known_host_key(sandbox, mount_root, sftp_key, kubelet)
     secrets = mount_folder(mount_root, "mlflow-secrets", {"db-password": db_password + "\n"})
     sftp_secrets = mount_folder(
         mount_root,
@@ -140,23 +134,39 @@ def stack(sandbox: Sandbox, mount_root: Path) -> MLflowStack:
     }
     volumes = {str(secrets): SECRETS, str(sftp_secrets): SFTP_SECRETS}
     wait_for_postgres(postgres)
-    code, logs = run_mlflow_once(sandbox, "db-upgrade", ["db-upgrade"], env, volumes)
+    code, logs = run_mlflow_once(sandbox, "db-upgrade", ["db-upgrade"], env, volumes, kubelet)
     assert code == 0, logs
-    server = sandbox.run(
-        "mlflow",
-        name="mlflow",
-        alias="mlflow",
-        env=env,
-        tmpfs=TMPFS,
-        volumes=volumes,
-        read_only_mounts=[SECRETS, SFTP_SECRETS],
-    )
+    options = pod_run_options(sandbox, kubelet, "mlflow", TMPFS, volumes)
+    server = sandbox.run("mlflow", name="mlflow", alias="mlflow", env=env, **options)
     server.wait_for_http(5000, "/health", timeout=300)
-    return MLflowStack(sandbox, server, sftp, env, volumes, admin_password, db_password)
+    return MLflowStack(sandbox, server, sftp, env, volumes, admin_password, db_password, kubelet)
 
 
-def test_health_answers_without_credentials(stack: MLflowStack) -> None:
-    response = requests.get(f"{stack.url}/health", timeout=10)
+@pytest.fixture(scope="module")
+def stack(sandbox: Sandbox, mount_root: Path) -> MLflowStack:
+    return start_stack(sandbox, mount_root)
+
+
+@pytest.fixture(scope="module")
+def fs_group_stack(
+    images_built: None, docker_engine: docker.DockerClient, mount_root: Path
+) -> Iterator[MLflowStack]:
+    """The same stack in pods with OpenShift's fsGroup; a sandbox of its own (the same network aliases)."""
+    root = mount_root / "fs-group"
+    root.mkdir()
+    root.chmod(0o755)
+    with Sandbox("img-fsg-", docker_engine) as box:
+        yield start_stack(box, root, Kubelet(box, FS_GROUP))
+
+
+@pytest.fixture(params=FS_GROUPS, ids=FS_GROUP_IDS)
+def each_stack(request: pytest.FixtureRequest) -> MLflowStack:
+    """Both stacks: what a user sees must not depend on the pods' fsGroup."""
+    return request.getfixturevalue("stack" if request.param is None else "fs_group_stack")
+
+
+def test_health_answers_without_credentials(each_stack: MLflowStack) -> None:
+    response = requests.get(f"{each_stack.url}/health", timeout=10)
     assert (response.status_code, response.text) == (200, "OK")
 
 
@@ -203,8 +213,10 @@ def test_the_web_ui_is_served(stack: MLflowStack) -> None:
     assert "<title>MLflow</title>" in response.text
 
 
-def test_the_admin_logs_a_run_and_reads_it_back(stack: MLflowStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = stack.client(monkeypatch)
+def test_the_admin_logs_a_run_and_reads_it_back(
+    each_stack: MLflowStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = each_stack.client(monkeypatch)
     experiment_id = client.create_experiment("img-logs-a-run")
     run = client.create_run(experiment_id, run_name="first")
     client.log_param(run.info.run_id, "alpha", "0.5")
@@ -220,15 +232,15 @@ def test_the_admin_logs_a_run_and_reads_it_back(stack: MLflowStack, monkeypatch:
 
 
 def test_an_artifact_goes_through_the_server_into_the_sftp_volume(
-    stack: MLflowStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    each_stack: MLflowStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    client = stack.client(monkeypatch)
+    client = each_stack.client(monkeypatch)
     experiment_id = client.create_experiment("img-artifacts")
     run_id = client.create_run(experiment_id).info.run_id
     client.log_text(run_id, "hello from the image test\n", "notes/hello.txt")
 
     on_sftp = f"/data/mlflow-artifacts/{experiment_id}/{run_id}/artifacts/notes/hello.txt"
-    code, content = stack.sftp.exec(["cat", on_sftp])
+    code, content = each_stack.sftp.exec(["cat", on_sftp])
     assert (code, content) == (0, "hello from the image test\n")
     local = client.download_artifacts(run_id, "notes/hello.txt", str(tmp_path))
     assert Path(local).read_text() == "hello from the image test\n"

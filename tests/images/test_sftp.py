@@ -437,6 +437,9 @@ def test_host_keys_staged_from_a_secret_are_served_and_locked(
     wait_until_serving(main)
     known_hosts = known_hosts_file(tmp_path / "known_hosts", public_line)
     put_and_get_with_openssh(main, client_key, known_hosts, tmp_path, "staged.bin")
+    main.restart()  # a container restart keeps the pod's emptyDirs, the kubelet does not change them again
+    wait_until_serving(main, times=2)
+    put_and_get_with_openssh(main, client_key, known_hosts, tmp_path, "after-restart.bin")
     with SFTPServer(main, client_key, pod_name).ssh() as client, client.open_sftp() as sftp:
         with pytest.raises(PermissionError):
             sftp.open(f"{STAGED_KEYS_DIR}/keys/{file_name}").read()
