@@ -151,7 +151,7 @@ class PodRunner:
             ],
             "containers": init + main,
             "restart": pod.restart_policy,
-            "fsgroup": security.volume_group(pod_sc),
+            "fsgroup": [security.fs_group(pod_sc), security.fs_group_change_policy(pod_sc)],
         }
         digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
         return Prepared(pod, docker_name, plans, pause, init, main, digest[:16])
@@ -173,8 +173,7 @@ class PodRunner:
     def start(self, prepared: Prepared, deadline: float) -> None:
         """Create the pod from scratch (any previous incarnation is removed first)."""
         self.stop_pod(prepared.docker_name)
-        pod_sc = prepared.pod.spec.get("securityContext") or {}
-        self._create_volumes(prepared, security.volume_group(pod_sc))
+        self._create_volumes(prepared)
         pause = self._start_pause(prepared)
         for options in prepared.init:
             self._run_init(prepared, options, pause, deadline)
@@ -189,9 +188,12 @@ class PodRunner:
                     container.stop(timeout=int(container.labels.get(GRACE, DEFAULT_GRACE_SECONDS)))
         self.engine.remove_pod(docker_name)
 
-    def _create_volumes(self, prepared: Prepared, group: int) -> None:
+    def _create_volumes(self, prepared: Prepared) -> None:
+        """Create the pod's volumes and set them up as the kubelet does before the containers start."""
         client = self.engine.client
-        steps: list[str] = []
+        pod_sc = prepared.pod.spec.get("securityContext") or {}
+        fs_group, policy = security.fs_group(pod_sc), security.fs_group_change_policy(pod_sc)
+        lines: list[str] = []
         archives: dict[str, bytes] = {}
         for plan in prepared.volumes:
             labels = self.engine.labels(**{VOLUME_KIND: "claim" if plan.kind == "pvc" else "pod"})
@@ -199,36 +201,37 @@ class PodRunner:
                 labels[POD] = prepared.docker_name
             target = f"/prep/{plan.name}"
             if plan.kind == "pvc":
-                if any(
+                new = not any(
                     v.name == plan.docker_name
                     for v in client.volumes.list(filters={"name": plan.docker_name})
-                ):
-                    continue  # an existing claim keeps its data and its ownership
-                client.volumes.create(plan.docker_name, labels=labels)
-                # A new claim, as the kubelet leaves it with an fsGroup: group-owned, group-writable, setgid.
-                steps.append(f"chown 0:{group} {target} && chmod 2775 {target}")
-            elif plan.kind == "tmpfs":
-                options = f"mode=0777,uid=0,gid={group}" + (
-                    f",size={plan.tmpfs_bytes}" if plan.tmpfs_bytes else ""
                 )
+                if new:
+                    client.volumes.create(plan.docker_name, labels=labels)
+                # An existing claim keeps its data; the fsGroup change is made again at every pod start.
+                lines += plan.setup(fs_group, policy, new_claim=new).script(target)
+            elif plan.kind == "tmpfs":
                 client.volumes.create(
                     plan.docker_name,
                     driver="local",
-                    driver_opts={"type": "tmpfs", "device": "tmpfs", "o": options},
+                    driver_opts={"type": "tmpfs", "device": "tmpfs", "o": plan.tmpfs_options(fs_group)},
                     labels=labels,
                 )
-            elif plan.kind == "emptydir":
-                client.volumes.create(plan.docker_name, labels=labels)
-                steps.append(f"chown 0:{group} {target} && chmod 0777 {target}")
             else:
                 client.volumes.create(plan.docker_name, labels=labels)
-                archives[target] = volumes.tar_of(plan.files, group)
-                steps.append(f"chown -R 0:{group} {target} && chmod 0755 {target}")
-        if steps:
-            self._prep(prepared, steps, archives)
+                if plan.kind == "files":
+                    archives[target] = volumes.tar_of(plan.files)
+                lines += plan.setup(fs_group).script(target)
+        if lines:
+            self._prep(prepared, lines, archives)
 
-    def _prep(self, prepared: Prepared, steps: list[str], archives: dict[str, bytes]) -> None:
-        """Set volume ownership and fill file volumes, as the kubelet does before a pod starts (as root)."""
+    def _prep(self, prepared: Prepared, lines: list[str], archives: dict[str, bytes]) -> None:
+        """Fill file volumes, then run the volume set-up as root, as the kubelet does before a pod starts.
+
+        The kubelet is root with every capability; the set-up needs these: CHOWN (chgrp any file), FOWNER
+        (chmod files of other users), FSETID (set the setgid bit on files and directories of a group the
+        process is not in: without it the kernel drops the bit silently), DAC_OVERRIDE and DAC_READ_SEARCH
+        (walk into directories a pod made private, e.g. mode 0700 or 000).
+        """
         mounts = [
             Mount(f"/prep/{p.name}", p.docker_name, type="volume", no_copy=True)
             for p in prepared.volumes
@@ -236,14 +239,14 @@ class PodRunner:
         ]
         container = self.engine.client.containers.create(
             prepared.main[0]["image"],
-            entrypoint=["/bin/sh", "-ec", " && ".join(steps)],
+            entrypoint=["/bin/sh", "-ec", "\n".join(lines)],
             command=[],
             name=f"{prepared.docker_name}-prep",
             user="0:0",
             network_mode="none",
             read_only=True,
             cap_drop=["ALL"],
-            cap_add=["CHOWN", "FOWNER"],
+            cap_add=["CHOWN", "FOWNER", "FSETID", "DAC_OVERRIDE", "DAC_READ_SEARCH"],
             security_opt=["no-new-privileges:true"],
             mounts=mounts,
             labels=self.engine.labels(**{POD: prepared.docker_name, ROLE: "prep"}),

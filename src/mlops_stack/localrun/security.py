@@ -2,7 +2,10 @@
 
 Where the manifest sets no user, the runner does what OpenShift's restricted-v2 SCC does: it picks an
 arbitrary high UID from the namespace range (1000680000) with primary group 0, so images are tested the way
-OpenShift will run them.
+OpenShift will run them. Likewise for the fsGroup: restricted-v2's fsGroup strategy is MustRunAs, so every
+pod that sets none gets the first GID of the namespace's supplemental-groups range (1000680000 here, the
+same block as the UID range). The kubelet then gives every volume to that group (see volumes.py) and the
+containers get it as a supplementary group. A pod that sets fsGroup keeps its own.
 """
 
 from dataclasses import dataclass
@@ -12,6 +15,9 @@ from mlops_stack.localrun.quantities import cpu_shares, memory_bytes, nano_cpus
 
 OPENSHIFT_STYLE_UID = 1000680000
 OPENSHIFT_STYLE_GID = 0
+# restricted-v2: fsGroup MustRunAs, defaulting to the first value of openshift.io/sa.scc.supplemental-groups.
+OPENSHIFT_STYLE_FS_GROUP = 1000680000
+FS_GROUP_CHANGE_POLICIES = ("Always", "OnRootMismatch")
 
 
 @dataclass(frozen=True)
@@ -28,15 +34,19 @@ def identity(pod_sc: dict, container_sc: dict, where: str) -> Identity:
     non_root = container_sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot", False))
     if non_root and int(uid) == 0:
         raise LocalRunError(f"{where}: runAsNonRoot is true but runAsUser is 0; the kubelet refuses this too")
-    groups = [int(g) for g in pod_sc.get("supplementalGroups") or []]
-    if "fsGroup" in pod_sc:
-        groups.insert(0, int(pod_sc["fsGroup"]))
+    # The kubelet puts the fsGroup first, then the pod's supplementalGroups (kuberuntime security context).
+    groups = [fs_group(pod_sc)] + [int(g) for g in pod_sc.get("supplementalGroups") or []]
     return Identity(int(uid), int(gid), tuple(groups))
 
 
-def volume_group(pod_sc: dict) -> int:
-    """The group that owns writable volumes: fsGroup when set, else group 0 (the OpenShift-style GID)."""
-    return int(pod_sc.get("fsGroup", OPENSHIFT_STYLE_GID))
+def fs_group(pod_sc: dict) -> int:
+    """The pod's fsGroup: its own, else the one restricted-v2 assigns (OPENSHIFT_STYLE_FS_GROUP)."""
+    return int(pod_sc.get("fsGroup", OPENSHIFT_STYLE_FS_GROUP))
+
+
+def fs_group_change_policy(pod_sc: dict) -> str:
+    """fsGroupChangePolicy, Always by default (support.py refuses other values)."""
+    return str(pod_sc.get("fsGroupChangePolicy", "Always"))
 
 
 def docker_options(pod_sc: dict, container: dict, where: str) -> dict:

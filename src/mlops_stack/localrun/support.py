@@ -10,6 +10,7 @@ from typing import Any
 
 from mlops_stack.localrun.errors import Refused
 from mlops_stack.localrun.manifests import Manifest, Release, ref
+from mlops_stack.localrun.security import FS_GROUP_CHANGE_POLICIES
 
 # Kinds the runner refuses, with what to do instead.
 REFUSED_KINDS = {
@@ -53,8 +54,8 @@ POD_SPEC_MOOT = {
     "enableServiceLinks": "Service environment variables are not injected; Service names resolve by DNS",
     "dnsPolicy": "Docker's embedded DNS resolves Service names",
 }  # fmt: skip
-POD_SC = {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups", "seccompProfile"}
-POD_SC_MOOT = {"fsGroupChangePolicy": "volumes are given to fsGroup once, when they are created"}
+POD_SC = {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "fsGroupChangePolicy", "supplementalGroups",
+          "seccompProfile"}  # fmt: skip
 CONTAINER = {
     "name", "image", "command", "args", "env", "envFrom", "ports", "volumeMounts", "securityContext",
     "resources", "readinessProbe", "startupProbe", "livenessProbe", "workingDir",
@@ -142,7 +143,9 @@ class _Checker:
                 self._container(container, cwhere, volumes, init=kind == "initContainers")
 
     def _pod_security(self, sc: dict, where: str) -> None:
-        self.fields(sc, where, POD_SC, POD_SC_MOOT)
+        self.fields(sc, where, POD_SC)
+        if sc.get("fsGroupChangePolicy", "Always") not in FS_GROUP_CHANGE_POLICIES:
+            self.refuse(f"{where}.fsGroupChangePolicy", f"only {' or '.join(FS_GROUP_CHANGE_POLICIES)}")
         self._seccomp(sc.get("seccompProfile"), f"{where}.seccompProfile")
 
     def _seccomp(self, profile: dict | None, where: str) -> None:

@@ -58,3 +58,12 @@ def service(name: str, selector: dict, port: int, target: int | str | None = Non
         "metadata": {"name": name},
         "spec": {"selector": selector, "ports": [{"name": "p", "port": port, "targetPort": target or port}]},
     }
+
+
+def claim(name: str, storage: str = "1Gi") -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}},
+    }

@@ -71,9 +71,10 @@ def data(image: str, **kwargs: dict) -> list[dict]:
     ]
 
 
-def test_env_files_and_openshift_style_user(
+def test_env_files_and_openshift_style_user_and_fs_group(
     runner: Runner, toolbox: str, docker_client: docker.DockerClient
 ) -> None:
+    """No runAsUser or fsGroup set: restricted-v2 gives UID 1000680000, group 0 and fsGroup 1000680000."""
     runner.up(
         data(
             toolbox,
@@ -86,14 +87,16 @@ def test_env_files_and_openshift_style_user(
     )
     out = logs(docker_client, f"{runner.engine.project}-probe-main").splitlines()
     assert out[0] == "A=p@ss B=p@ss-suffix $(A) GREETING=hello ARG=probe"
-    assert out[1] == "uid=1000680000 gid=0(root) groups=0(root)"
+    assert out[1] == "uid=1000680000 gid=0(root) groups=0(root),1000680000"
+    # The kubelet gives every volume to the fsGroup: read-only files |= 0440, directories |= 2550 (Secret)
+    # or 2770 (emptyDir); a Memory emptyDir is a tmpfs of 1777, so 3777.
     assert out[2:6] == [
-        "440 0 0 /etc/s/pw",  # item mode wins over defaultMode
-        "755 0 0 /etc/s/sub",
-        "400 0 0 /etc/s/sub/other",  # defaultMode
-        "777 0 0 /mem",
+        "440 0 1000680000 /etc/s/pw",  # item mode 0440 wins over defaultMode
+        "2755 0 1000680000 /etc/s/sub",
+        "440 0 1000680000 /etc/s/sub/other",  # defaultMode 0400 | 0440
+        "3777 0 1000680000 /mem",
     ]
-    assert out[6] == "777 0 0 /scratch"
+    assert out[6] == "2777 0 1000680000 /scratch"
     assert out[7] == "p@ss"
     assert out[8:] == [
         "CapBnd:\t0000000000000000",
@@ -113,7 +116,7 @@ def test_env_files_and_openshift_style_user(
     assert host["SecurityOpt"] == ["no-new-privileges:true"]
 
 
-def test_fsgroup_owns_volumes_and_is_a_supplementary_group(
+def test_explicit_fsgroup_owns_volumes_and_is_a_supplementary_group(
     runner: Runner, toolbox: str, docker_client: docker.DockerClient
 ) -> None:
     runner.up(data(toolbox, pod_security={"runAsUser": 1234, "fsGroup": 2000}))
@@ -121,10 +124,10 @@ def test_fsgroup_owns_volumes_and_is_a_supplementary_group(
     assert out[1] == "uid=1234 gid=0(root) groups=0(root),2000"
     assert out[2:7] == [
         "440 0 2000 /etc/s/pw",
-        "755 0 2000 /etc/s/sub",
-        "400 0 2000 /etc/s/sub/other",
-        "777 0 2000 /mem",
-        "777 0 2000 /scratch",
+        "2755 0 2000 /etc/s/sub",
+        "440 0 2000 /etc/s/sub/other",
+        "3777 0 2000 /mem",
+        "2777 0 2000 /scratch",
     ]
     # Without these flags the container keeps Docker's defaults (as Kubernetes keeps the runtime's).
     assert out[8] == "CapBnd:\t00000000a80425fb"
