@@ -5,14 +5,17 @@ import re
 import sys
 from pathlib import Path
 
+from mlops_stack.localrun import support, workloads
 from mlops_stack.localrun.errors import LocalRunError
 from mlops_stack.localrun.keys import ssh_fingerprint
-from mlops_stack.localrun.manifests import Manifest, parse
+from mlops_stack.localrun.manifests import Manifest, build_release, parse
 from mlops_stack.localrun.render import Chart, render
 from mlops_stack.localrun.runner import Runner
 from mlops_stack.localrun.state import State
 from mlops_stack.localrun.workloads import Publish
 
+# Docker's rule for container, network and volume names, which all start with the project.
+_PROJECT = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _PUBLISH = re.compile(
     r"^(?P<service>[a-z0-9.-]+):(?P<port>\d+)=(?P<address>[0-9.]+|localhost):(?P<host>\d+)$"
 )
@@ -30,15 +33,47 @@ def _publish(values: list[str]) -> Publish:
     return publish
 
 
-def _manifests(args: argparse.Namespace, state: State, keep_generated: bool = True) -> list[Manifest]:
+# Two renders of the chart (the second shows which values `helm template` generates at random), or the
+# given file once; kept in the state directory only after the engine answered (State.keep_generated).
+Rendered = tuple[list[Manifest], list[Manifest] | None]
+
+
+def _rendered(args: argparse.Namespace) -> Rendered:
     if args.manifests:
-        docs = parse(Path(args.manifests).read_text())
-        return state.keep_generated(docs, None) if keep_generated else docs
+        path = Path(args.manifests)
+        if not path.is_file():
+            raise LocalRunError(f"--manifests {args.manifests}: no such file")
+        return parse(path.read_text()), None
     chart = Chart(
         Path(args.chart), args.release, args.namespace, [Path(v) for v in args.values], args.set, args.helm
     )
-    first = render(chart)
-    return state.keep_generated(first, render(chart)) if keep_generated else first
+    return render(chart), render(chart)
+
+
+def _check_input(args: argparse.Namespace, docs: list[Manifest], publish: Publish) -> None:
+    """What `up` or `test` would refuse in the manifests or in --publish, before any engine is asked."""
+    release = build_release(docs)
+    support.check(release)
+    if args.command == "up":
+        workloads.plan(release, publish, args.namespace)
+
+
+def _project(value: str) -> str:
+    if not _PROJECT.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: a Docker name is letters, digits, '_', '.' and '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: must be more than 0 seconds")
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +83,10 @@ def _parser() -> argparse.ArgumentParser:
         "what cannot be honoured.",
     )
     parser.add_argument(
-        "--project", default="mlops-stack", help="prefix of every container, network and volume"
+        "--project",
+        type=_project,
+        default="mlops-stack",
+        help="prefix of every container, network and volume",
     )
     parser.add_argument("--state-dir", default=".stack", help="revision and generated secrets (mode 0600)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -62,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--values", "-f", action="append", default=[], help="values file (repeatable)")
         sub.add_argument("--set", action="append", default=[], help="helm --set assignment (repeatable)")
         sub.add_argument("--helm", default="helm", help="helm binary (default: helm on PATH)")
-        sub.add_argument("--timeout", type=float, default=600, help="seconds to wait for readiness")
+        sub.add_argument("--timeout", type=_seconds, default=600, help="seconds to wait for readiness")
 
     up = commands.add_parser("up", help="install or upgrade, wait until every pod is ready")
     with_source(up)
@@ -106,13 +144,20 @@ def cli(argv: list[str] | None = None) -> int:
             text = value.decode() if args.command == "secret" else ssh_fingerprint(value)
             sys.stdout.write(text + "\n")
             return 0
+        # Every argument is checked before the engine is asked for (Runner() connects): a wrong --publish,
+        # a missing manifests file or a manifest the runner refuses is explained where no engine runs.
+        publish = _publish(args.publish) if args.command == "up" else {}
+        rendered = _rendered(args) if args.command in ("up", "test") else None
+        if rendered is not None:
+            _check_input(args, rendered[0], publish)
         timeout = getattr(args, "timeout", 600)
         runner = Runner(args.project, state_dir, getattr(args, "namespace", "default"), timeout,
                         report=_report)  # fmt: skip
+        docs = runner.state.keep_generated(*rendered) if rendered is not None else []
         if args.command == "up":
-            runner.up(_manifests(args, runner.state), _publish(args.publish))
+            runner.up(docs, publish)
         elif args.command == "test":
-            ran = runner.test(_manifests(args, runner.state))
+            ran = runner.test(docs)
             print(f"{ran} test hook(s) passed")
         elif args.command == "down":
             runner.down()
