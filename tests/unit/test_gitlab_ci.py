@@ -37,6 +37,10 @@ GLOBAL_KEYWORDS = {
     "workflow", "stages", "variables", "default", "include", "image", "services",
     "before_script", "after_script", "cache", "spec",
 }  # fmt: skip
+# A test that skips for a missing Debian package names it: `apt-get install -y PKG` in its skip reason.
+SKIP_FOR_PACKAGE = re.compile(r"(?:skip\(|reason=)[^\n]*apt-get install -y ([a-z0-9][a-z0-9.+-]*)")
+# A job line that runs a test directory -> that directory (its tests must not skip there for a package).
+TEST_DIRS = {"make test-unit": "tests/unit"}
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|PRIVATE_KEY|CREDENTIAL", re.IGNORECASE)
 PINNED_IMAGE = re.compile(r"^[\w.\-/:]+(:[\w.\-]*\d[\w.\-]*)(@sha256:[0-9a-f]{64})?$|@sha256:[0-9a-f]{64}$")
 
@@ -114,6 +118,35 @@ def line_problems(where: str, line: str, targets: set[str], root: Path) -> list[
     return []
 
 
+def packages_tests_skip_without(directory: Path) -> set[str]:
+    return {pkg for f in directory.rglob("*.py") for pkg in SKIP_FOR_PACKAGE.findall(f.read_text())}
+
+
+def package_problems(name: str, job: dict[str, Any], ci: dict[str, Any], root: Path) -> list[str]:
+    """A job running tests/unit must get from scripts/ci-prepare every package those tests skip without."""
+    directories = [TEST_DIRS[line] for line in script_lines(job, {}, "script") if line in TEST_DIRS]
+    if not directories or "scripts/ci-prepare" not in script_lines(
+        job, ci.get("default", {}), "before_script"
+    ):
+        return []
+    variables = {**ci.get("variables", {}), **job.get("variables", {})}
+    chosen = {k: str(variables[k]) for k in ("CI_PACKAGE_SETS", "CI_APT_PACKAGES") if k in variables}
+    listed = subprocess.run(
+        [str(root / "scripts" / "ci-prepare"), "--packages"],
+        env={"PATH": os.environ["PATH"], **chosen}, capture_output=True, text=True, check=False, timeout=30,
+    )  # fmt: skip
+    if listed.returncode != 0:
+        return [f"{name}: scripts/ci-prepare --packages: {listed.stderr.strip()}"]
+    problems = []
+    for directory in directories:
+        if missing := packages_tests_skip_without(root / directory) - set(listed.stdout.split()):
+            problems.append(
+                f"{name}: {directory} skips without Debian package(s) {sorted(missing)} that "
+                "scripts/ci-prepare does not install here; name a set of its PACKAGE_SETS in CI_PACKAGE_SETS"
+            )
+    return problems
+
+
 def pipeline_problems(ci: dict[str, Any], targets: set[str], root: Path = ROOT) -> list[str]:
     """Everything in a parsed .gitlab-ci.yml that breaks the project's rules, as readable sentences."""
     problems: list[str] = []
@@ -137,6 +170,7 @@ def pipeline_problems(ci: dict[str, Any], targets: set[str], root: Path = ROOT) 
             if key in job:
                 for line in script_lines(job, default, key):
                     problems += line_problems(f"{name}.{key}", line, targets, root)
+        problems += package_problems(name, job, ci, root)
     for where, ref in image_names(ci).items():
         if ref.startswith("$"):
             continue
@@ -215,6 +249,13 @@ def test_lint_stage_runs_the_developer_targets() -> None:
         ["make", "-n", "lint"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert "check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml" in dry_run
+
+
+def test_unit_tests_name_the_packages_they_skip_without() -> None:
+    # The rule above reads skip reasons; it would pass vacuously if it found none.
+    assert "openssh-server" in packages_tests_skip_without(ROOT / "tests" / "unit")
+    job = jobs(load_ci())["chart-and-unit-tests"]
+    assert job["variables"]["CI_PACKAGE_SETS"] == "unit-tests"
 
 
 def test_build_job_builds_each_image_with_buildah() -> None:
@@ -365,6 +406,18 @@ def broken(mutate: Any) -> dict[str, Any]:
             lambda ci: ci["deploy-staging"].update(variables={"KUBE_TOKEN": "eyJhbGciOi"}),
             "deploy-staging.variables.KUBE_TOKEN: a credential written in the file",
             id="credential-in-yaml",
+        ),
+        pytest.param(
+            lambda ci: ci["chart-and-unit-tests"]["variables"].pop("CI_PACKAGE_SETS"),
+            "chart-and-unit-tests: tests/unit skips without Debian package(s) ['openssh-server'] that "
+            "scripts/ci-prepare does not install here",
+            id="unit-tests-without-their-packages",
+        ),
+        pytest.param(
+            lambda ci: ci["chart-and-unit-tests"]["variables"].update(CI_PACKAGE_SETS="unit-test"),
+            "chart-and-unit-tests: scripts/ci-prepare --packages: ci-prepare: CI_PACKAGE_SETS names "
+            "'unit-test', not one of: unit-tests",
+            id="unknown-package-set",
         ),
         pytest.param(
             lambda ci: ci["default"].update(before_script=["apt-get install -y make"]),
