@@ -36,8 +36,12 @@ RELEASE = os.environ.get("KIND_RELEASE") or "mlops-stack"
 NAMESPACE = os.environ.get("KIND_NAMESPACE") or "mlops-stack"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
-# The UID tests/kind/values.yaml runs the stack as, like OpenShift's restricted-v2 would (group 0).
+# The UID tests/kind/values.yaml runs the stack as, like OpenShift's restricted-v2 would (group 0), also
+# its fsGroup.
 OPENSHIFT_STYLE_UID = 1000680000
+# The chart's default application role and tracking database (tests/kind/values.yaml keeps them).
+DB_USER = "mlflow"
+DB_NAME = "mlflow"
 
 # Set by tests/kind/conftest.py from pytest's --kubeconfig option (pytest-helm-charts registers it).
 explicit_kubeconfig: str | None = None
@@ -287,7 +291,7 @@ def run_pod(
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": OPENSHIFT_STYLE_UID, "runAsGroup": 0,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
+                                "fsGroup": OPENSHIFT_STYLE_UID, "seccompProfile": {"type": "RuntimeDefault"}},
             "volumes": [*volumes, {"name": "tmp", "emptyDir": {}}],
             "containers": [{
                 "name": "check", "image": image, "imagePullPolicy": "IfNotPresent", "command": command,

@@ -252,3 +252,42 @@ imagePullSecrets:
 {{- define "mlops-stack.backup.volumeNeeded" -}}
 {{- if or .Values.backup.enabled (and .Values.migration.enabled .Values.migration.dumpBeforeUpgrade) }}true{{ end }}
 {{- end }}
+
+{{/* Storage binding (README "Storage binding"): the backup claim is always mounted by a long-running pod,
+     so that a WaitForFirstConsumer claim binds during `helm install --wait` (the CronJob and the hook Job
+     alone would leave it Pending). That holder is the PostgreSQL pod (read-only), or with externalDatabase
+     the backup-restore pod. Its component label: */}}
+{{- define "mlops-stack.backup.holderComponent" -}}
+{{- ternary "postgresql" "backup-restore" .Values.postgresql.enabled }}
+{{- end }}
+
+{{/* Whether the backup-restore pod is rendered: externalDatabase and a backup volume. */}}
+{{- define "mlops-stack.backup.restorePodEnabled" -}}
+{{- if and (not .Values.postgresql.enabled) (include "mlops-stack.backup.volumeNeeded" .) }}true{{ end }}
+{{- end }}
+
+{{/* Placement of the pods that write to the backup claim (CronJob, pre-upgrade dump): on the holder's node.
+     A ReadWriteOnce volume attaches to one node, and the scheduler does not check that for CSI volumes
+     (a pod elsewhere would hang in ContainerCreating with a Multi-Attach error). They also get
+     PostgreSQL's tolerations, so that they may go where it runs. */}}
+{{- define "mlops-stack.backup.placement" -}}
+affinity:
+  podAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - labelSelector:
+          matchLabels:
+            {{- include "mlops-stack.componentSelectorLabels" (dict "ctx" . "component" (include "mlops-stack.backup.holderComponent" .)) | nindent 12 }}
+        topologyKey: kubernetes.io/hostname
+{{- if .Values.postgresql.enabled }}
+{{- with .Values.postgresql.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.backup.volume" -}}
+- name: backups
+  persistentVolumeClaim:
+    claimName: {{ include "mlops-stack.backup.claimName" . }}
+{{- end }}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .helm import CI_VALUES, MONITORING_APIS, ROOT, TOOLS, render_text
+from .helm import CHART, CI_VALUES, MONITORING_APIS, ROOT, TOOLS, render_text
 
 SKIPS_FILE = Path(__file__).parent / "checkov-skips.txt"
 # Values files that describe no cluster deployment, so no cluster policy applies to them.
@@ -67,10 +67,14 @@ def run_checkov(directory: Path, skip: list[str]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def rendered_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every manifest set, rendered once: defaults (install and upgrade) and each ci/*-values.yaml."""
+    """Every manifest set, rendered once: defaults and externalDatabase on upgrade too, and each
+    ci/*-values.yaml."""
     out_dir = tmp_path_factory.mktemp("rendered")
     (out_dir / "default.yaml").write_text(render_text(api_versions=MONITORING_APIS))
     (out_dir / "default-upgrade.yaml").write_text(render_text(is_upgrade=True))
+    # The backup-restore pod, and the pre-upgrade dump pinned to its node.
+    external = CHART / "ci" / "external-database-values.yaml"
+    (out_dir / "external-database-upgrade.yaml").write_text(render_text([external], is_upgrade=True))
     for f in CI_VALUES:
         if f.name not in NOT_FOR_A_CLUSTER:
             (out_dir / f.name).write_text(render_text([f], api_versions=MONITORING_APIS))

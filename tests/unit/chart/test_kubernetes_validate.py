@@ -14,10 +14,11 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 
-from .helm import CI_VALUES, MONITORING_APIS, OPENSHIFT_APIS, find, render
+from .helm import CHART, CI_VALUES, MONITORING_APIS, OPENSHIFT_APIS, find, render
 
 KUBERNETES_VERSIONS = ["1.28", "1.29", "1.30", "1.31", "1.32", "1.33"]
 SCHEMAS = Path(__file__).parent / "schemas"
+EXTERNAL = CHART / "ci" / "external-database-values.yaml"
 # Custom resources kubernetes-validate has no schema for: (apiVersion, kind) -> schema file.
 CUSTOM = {
     ("route.openshift.io/v1", "Route"): SCHEMAS / "route-route-v1.json",
@@ -46,6 +47,8 @@ def renders() -> dict[str, list[dict[str, Any]]]:
         set_values=["route.host=mlflow.apps.example.com"], api_versions=OPENSHIFT_APIS
     )
     out["default-upgrade"] = render(is_upgrade=True)
+    # The backup-restore pod, and the pre-upgrade dump pinned to its node.
+    out["external-database-upgrade"] = render([EXTERNAL], is_upgrade=True)
     for f in CI_VALUES:
         out[f.name] = render([f], api_versions=MONITORING_APIS)
     return out

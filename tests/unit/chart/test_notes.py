@@ -43,3 +43,10 @@ def test_notes_in_cluster_only() -> None:
 def test_notes_with_node_port() -> None:
     text = notes("-f", str(CHART / "ci" / "kubernetes-ingress-values.yaml"))
     assert "--tracking-uri https://mlflow.example.com --sftp-host <a node address> --sftp-port 30222 " in text
+
+
+def test_notes_tell_the_admin_where_the_backups_are() -> None:
+    assert "  kubectl -n mlops exec sts/t-mlops-stack-postgresql -- ls -l /backups\n" in notes()
+    external = notes("-f", str(CHART / "ci" / "external-database-values.yaml"))
+    assert "  kubectl -n mlops exec deploy/t-mlops-stack-backup-restore -- ls -l /backups\n" in external
+    assert "/backups" not in notes("-f", str(CHART / "ci" / "no-backup-values.yaml"))

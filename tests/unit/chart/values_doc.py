@@ -1,9 +1,10 @@
-"""The chart README's values table, generated from the `# --` comments in values.yaml.
+"""The generated parts of the chart README: the values table, from the `# --` comments in values.yaml,
+and the example values files, copied verbatim from ci/*-values.yaml (the files the chart tests render).
 
     .venv/bin/python tests/unit/chart/values_doc.py --write
-        # rewrites the table in charts/mlops-stack/README.md
+        # rewrites the table and the examples in charts/mlops-stack/README.md
 
-test_readme.py fails when the table is stale or a value has no `# --` comment.
+test_readme.py fails when either is stale or a value has no `# --` comment.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ import yaml
 
 CHART = Path(__file__).resolve().parents[3] / "charts" / "mlops-stack"
 BEGIN, END = "<!-- values-table:begin -->", "<!-- values-table:end -->"
+# <!-- example:begin ci/openshift-values.yaml --> a ```yaml block holding that file <!-- example:end -->
+EXAMPLE = re.compile(
+    r"<!-- example:begin (?P<path>\S+) -->\n```yaml\n(?P<text>.*?)```\n<!-- example:end -->", re.DOTALL
+)
 KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_.-]+):(?P<rest>.*)$")
 DOC_LINE = re.compile(r"^ *# -- (?P<text>.+)$")
 
@@ -104,6 +109,23 @@ def with_table(readme: str, generated: str) -> str:
     return f"{head}{BEGIN}\n{generated}\n{END}{tail}"
 
 
+def examples(readme: str) -> dict[str, str]:
+    """The README's example values files: chart-relative path -> the text shown."""
+    return {m.group("path"): m.group("text") for m in EXAMPLE.finditer(readme)}
+
+
+def with_examples(readme: str) -> str:
+    """The README with every example block replaced by the current content of its file."""
+
+    def current(match: re.Match[str]) -> str:
+        path = match.group("path")
+        return (
+            f"<!-- example:begin {path} -->\n```yaml\n{(CHART / path).read_text()}```\n<!-- example:end -->"
+        )
+
+    return EXAMPLE.sub(current, readme)
+
+
 def main() -> int:
     readme = CHART / "README.md"
     missing = undocumented()
@@ -111,8 +133,8 @@ def main() -> int:
         print("values without a `# --` comment: " + ", ".join(missing), file=sys.stderr)
         return 1
     if "--write" in sys.argv:
-        readme.write_text(with_table(readme.read_text(), table()))
-        print(f"wrote the values table of {readme}")
+        readme.write_text(with_examples(with_table(readme.read_text(), table())))
+        print(f"wrote the values table and the example values of {readme}")
         return 0
     print(table())
     return 0
