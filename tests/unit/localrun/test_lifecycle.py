@@ -75,14 +75,15 @@ def test_hooks_install_upgrade_and_claims_across_down(
         "post-upgrade",
     ]
 
-    # A new claim is group-0 writable with setgid, like a volume the kubelet gave to the pod's fsGroup.
+    # A new claim is setgid and group-writable, given to the pod's fsGroup: none is set in the manifest, so
+    # restricted-v2's default (the namespace range's first value) applies, as on OpenShift.
     stat = docker_client.containers.run(
         toolbox,
         ["stat", "-c", "%a %u %g", "/v"],
         remove=True,
         volumes={runner.engine.name("journal"): {"bind": "/v"}},
     )
-    assert stat.decode() == "2775 0 0\n"
+    assert stat.decode() == "2775 0 1000680000\n"
 
     removed = runner.clean()
     assert removed == [f"{runner.engine.project}-journal"]
