@@ -160,16 +160,20 @@ def _packages_summary(packages: list[str]) -> str:
 
 
 def _use_configured_tracking_uri() -> None:
-    """Point MLflow at the server `mlops init` configured, unless the caller or the environment chose one."""
+    """Point MLflow at the tracking URI by the client's one rule (mlops_stack.client.config.tracking_uri).
+
+    When MLflow already has a URI (`mlflow.set_tracking_uri()`, which also exports MLFLOW_TRACKING_URI,
+    or the variable itself), the rule's first step gives that URI: MLflow is left as it is.
+    """
     import mlflow
     from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 
     if is_tracking_uri_set():
         return
-    from mlops_stack.cli.config import load_config
+    from mlops_stack.client.config import tracking_uri
 
-    if conf := load_config():
-        mlflow.set_tracking_uri(conf.tracking_uri)
+    if uri := tracking_uri():
+        mlflow.set_tracking_uri(uri)
 
 
 def _check_tree(

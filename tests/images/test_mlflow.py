@@ -305,8 +305,8 @@ def test_refuses_to_start_without_a_required_setting(stack: MLflowStack, setting
     assert logs.strip() == message
 
 
-def test_the_charts_key_script_runs_with_the_images_python(sandbox: Sandbox, mount_root: Path) -> None:
-    """Contract with the chart: its init containers run files/ssh-public-keys.py with this image's python3."""
+def test_the_charts_known_hosts_entry_runs_with_the_images_python(sandbox: Sandbox, mount_root: Path) -> None:
+    """Contract with the chart: its init containers run `python3 -m mlops_stack.ssh` with this python3."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -319,8 +319,6 @@ def test_the_charts_key_script_runs_with_the_images_python(sandbox: Sandbox, mou
     expected = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
-    script = REPO_ROOT / "charts" / "mlops-stack" / "files" / "ssh-public-keys.py"
-    scripts = mount_folder(mount_root, "chart-scripts", {"ssh-public-keys.py": script.read_bytes()})
     host_keys = mount_folder(mount_root, "chart-host-keys", {"ssh_host_ecdsa_key": pem})
     job = sandbox.run(
         "mlflow",
@@ -328,12 +326,14 @@ def test_the_charts_key_script_runs_with_the_images_python(sandbox: Sandbox, mou
         command=[
             "sh",
             "-c",
-            "python3 /opt/mlops-stack/scripts/ssh-public-keys.py known-hosts --out /tmp/known_hosts "
-            "--names '[sftp]:2222' /etc/sftp/host-keys-source/ssh_host_ecdsa_key && cat /tmp/known_hosts",
+            "python3 -m mlops_stack.ssh known-hosts --out /tmp/known_hosts --port 2222 --names sftp "
+            "/etc/sftp/host-keys-source/ssh_host_ecdsa_key /etc/sftp/host-keys-source/ssh_host_rsa_key "
+            "&& cat /tmp/known_hosts",
         ],
         tmpfs=TMPFS,
-        volumes={str(scripts): "/opt/mlops-stack/scripts", str(host_keys): "/etc/sftp/host-keys-source"},
-        read_only_mounts=["/opt/mlops-stack/scripts", "/etc/sftp/host-keys-source"],
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        volumes={str(host_keys): "/etc/sftp/host-keys-source"},
+        read_only_mounts=["/etc/sftp/host-keys-source"],
     )
     assert job.wait_for_exit(60) == 0, job.logs()
     assert job.logs() == f"[sftp]:2222 {expected.decode()}\n"

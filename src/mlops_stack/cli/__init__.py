@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..client.errors import ClientError
 from . import doctor, env, init
-from .errors import CliError
 
 DESCRIPTION = """\
 Bootstrap a data scientist's machine for the team's MLOps stack
@@ -38,7 +38,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except CliError as err:
+    except ClientError as err:
         print(f"mlops {argv_command(args)}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

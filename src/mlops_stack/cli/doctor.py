@@ -10,14 +10,14 @@ from pathlib import Path
 
 import requests
 
-from . import config as cfg
+from ..client import config as cfg
+from ..client.credentials import current_login, env_overrides
+from ..client.dvc_remote import find_dvc_root, read_remote, remote_url
+from ..client.errors import ClientError
+from ..client.host_key import check_against_pin, fetch_host_key, pinned_key_types
+from ..client.sftp_login import PassphraseNeeded, check_key_login
+from ..client.tracking_server import LoginRejected, check_health, server_version
 from .checks import FAIL, OK, SKIP, CheckResult
-from .credentials import current_login, env_overrides
-from .dvc_remote import find_dvc_root, read_remote, remote_url
-from .errors import CliError
-from .hostkeys import check_against_pin, fetch_host_key, pinned_key_types
-from .sftp import PassphraseNeeded, check_key_login
-from .tracking_server import LoginRejected, check_health, server_version
 
 HELP = "Check the MLflow login, artifacts, SFTP host key and key login, DVC remote, Git and Prefect."
 DESCRIPTION = """\
@@ -69,10 +69,10 @@ def _all_checks(conf: cfg.ClientConfig | None) -> Iterator[CheckResult]:
 
 
 def _mlflow_checks(conf: cfg.ClientConfig) -> Iterator[CheckResult]:
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or conf.tracking_uri
+    uri = cfg.tracking_uri(conf) or conf.tracking_uri
     try:
         check_health(uri)
-    except CliError as err:
+    except ClientError as err:
         yield CheckResult(FAIL, "tracking server", err.message, err.fix)
         yield CheckResult(SKIP, "login", "needs the tracking server")
         yield CheckResult(SKIP, "artifacts", "needs the tracking server")
@@ -88,7 +88,7 @@ def _mlflow_checks(conf: cfg.ClientConfig) -> Iterator[CheckResult]:
         yield CheckResult(FAIL, "login", err.message, fix)
         yield CheckResult(SKIP, "artifacts", "needs a working login")
         return
-    except CliError as err:
+    except ClientError as err:
         yield CheckResult(FAIL, "tracking server", err.message, err.fix)
         yield CheckResult(SKIP, "login", "needs the tracking server")
         yield CheckResult(SKIP, "artifacts", "needs the tracking server")
@@ -101,7 +101,7 @@ def _mlflow_checks(conf: cfg.ClientConfig) -> Iterator[CheckResult]:
 def _artifact_check(uri: str, username: str) -> CheckResult:
     from mlflow.exceptions import MlflowException
 
-    from .roundtrip import artifact_round_trip
+    from ..client.roundtrip import artifact_round_trip
 
     try:
         return CheckResult(OK, "artifacts", artifact_round_trip(uri, username))
@@ -127,8 +127,10 @@ def _sftp_checks(conf: cfg.ClientConfig) -> Iterator[CheckResult]:
             sftp.host, sftp.port, pinned_key_types(known_hosts, sftp.host, sftp.port) or None
         )
         if not check_against_pin(known_hosts, sftp.host, sftp.port, key):
-            raise CliError(f"no key pinned for {sftp.host}:{sftp.port} in {known_hosts}", "run `mlops init`")
-    except CliError as err:
+            raise ClientError(
+                f"no key pinned for {sftp.host}:{sftp.port} in {known_hosts}", "run `mlops init`"
+            )
+    except ClientError as err:
         yield CheckResult(FAIL, "sftp host key", err.message, err.fix)
         yield CheckResult(SKIP, "sftp key login", "needs a verified host key")
         return
@@ -140,7 +142,7 @@ def _sftp_checks(conf: cfg.ClientConfig) -> Iterator[CheckResult]:
         yield CheckResult(OK, "sftp key login", f"{sftp.address} with {sftp.identity_file} (home {home})")
     except PassphraseNeeded as err:
         yield CheckResult(SKIP, "sftp key login", f"{err.message}; not tested without it")
-    except CliError as err:
+    except ClientError as err:
         yield CheckResult(FAIL, "sftp key login", err.message, err.fix)
 
 
@@ -153,7 +155,7 @@ def _dvc_check(conf: cfg.ClientConfig) -> CheckResult:
     name = conf.dvc_remote_name
     try:
         state = read_remote(root, name)
-    except CliError as err:
+    except ClientError as err:
         return CheckResult(FAIL, "dvc remote", err.message, err.fix)
     expected = remote_url(conf.sftp, conf.dvc_remote_path)
     if state.url != expected:
@@ -201,7 +203,7 @@ def _git_check() -> CheckResult:
 
 
 def _prefect_check(conf: cfg.ClientConfig) -> CheckResult:
-    url = os.environ.get("PREFECT_API_URL") or conf.prefect_api_url
+    url = cfg.prefect_api_url(conf)
     if not url:
         return CheckResult(SKIP, "prefect api", "not configured (optional: `mlops init --prefect-api-url`)")
     headers = {}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 
-from . import config as cfg
-from .credentials import current_login
-from .errors import CliError
+from ..client import config as cfg
+from ..client.credentials import current_login
+from ..client.errors import ClientError
 
 HELP = "Print export lines (MLFLOW_TRACKING_URI, ...) for shells and CI jobs."
 DESCRIPTION = """\
@@ -38,17 +37,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     conf = cfg.load_config()
     if conf is None:
-        raise CliError(f"no settings in {cfg.config_path()}", "run `mlops init` first")
+        raise ClientError(f"no settings in {cfg.config_path()}", "run `mlops init` first")
     username, password = current_login()
     values = {
-        "MLFLOW_TRACKING_URI": conf.tracking_uri,
+        "MLFLOW_TRACKING_URI": cfg.tracking_uri(conf) or conf.tracking_uri,
         "MLFLOW_TRACKING_USERNAME": username or conf.username,
     }
     if args.with_secrets:
         if not password:
-            raise CliError("no MLflow password stored", "run `mlops init`")
+            raise ClientError("no MLflow password stored", "run `mlops init`")
         values["MLFLOW_TRACKING_PASSWORD"] = password
-    if prefect := os.environ.get("PREFECT_API_URL") or conf.prefect_api_url:
+    if prefect := cfg.prefect_api_url(conf):
         values["PREFECT_API_URL"] = prefect
     for name, value in values.items():
         print(f"export {name}={shlex.quote(value)}")

@@ -8,16 +8,16 @@ import os
 import sys
 from pathlib import Path
 
-from . import config as cfg
-from .credentials import credentials_path, env_overrides, save_credentials
-from .dvc_remote import configure_remote, find_dvc_root
-from .errors import CliError
-from .host_trust import trusted_host_key
-from .hostkeys import pin_host_key
-from .prefect_profile import require_prefect, set_prefect_api_url
+from ..client import config as cfg
+from ..client.credentials import credentials_path, env_overrides, save_credentials
+from ..client.dvc_remote import configure_remote, find_dvc_root
+from ..client.errors import ClientError
+from ..client.host_key import trusted_host_key
+from ..client.prefect_profile import require_prefect, set_prefect_api_url
+from ..client.sftp_login import PassphraseNeeded, check_key_login
+from ..client.tracking_server import check_health, server_version
+from ..ssh.known_hosts import append_pin
 from .prompts import Asker
-from .sftp import PassphraseNeeded, check_key_login
-from .tracking_server import check_health, server_version
 
 HELP = "Configure MLflow, the SFTP host key, the DVC remote and Prefect on this machine."
 DESCRIPTION = """\
@@ -102,7 +102,7 @@ def _read_password(args: argparse.Namespace, asker: Asker) -> str:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise CliError(
+            raise ClientError(
                 "--password-stdin read an empty line", 'pipe the password in: echo "$PW" | mlops init ...'
             )
         return password
@@ -113,7 +113,7 @@ def _read_password(args: argparse.Namespace, asker: Asker) -> str:
 
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
-        raise CliError(f"SFTP port {text!r} is not a port number", "give a number such as 2222")
+        raise ClientError(f"SFTP port {text!r} is not a port number", "give a number such as 2222")
     return int(text)
 
 
@@ -126,7 +126,7 @@ def _gather(args: argparse.Namespace, asker: Asker) -> tuple[cfg.ClientConfig, s
         "--tracking-uri",
     ).rstrip("/")
     if not uri.startswith(("http://", "https://")):
-        raise CliError(
+        raise ClientError(
             f"tracking URL {uri!r} is not http(s)", "pass the server's URL, e.g. https://mlflow.example.org"
         )
     username = asker.value(
@@ -175,7 +175,7 @@ def _gather(args: argparse.Namespace, asker: Asker) -> tuple[cfg.ClientConfig, s
     )
     conf.prefect_api_url = args.prefect_api_url or (saved.prefect_api_url if saved else None)
     if conf.prefect_api_url and not conf.prefect_api_url.startswith(("http://", "https://")):
-        raise CliError(
+        raise ClientError(
             f"Prefect API URL {conf.prefect_api_url!r} is not http(s)",
             "pass the API URL, e.g. https://prefect.example.org/api",
         )
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     if overrides := env_overrides():
         _say(f"  note: {' and '.join(overrides)} set in your environment win over {credentials_path()}")
     if conf.sftp and host_key is not None and must_pin:
-        pin_host_key(Path(conf.sftp.known_hosts), conf.sftp.host, conf.sftp.port, host_key)
+        append_pin(Path(conf.sftp.known_hosts), conf.sftp.host, conf.sftp.port, host_key)
         _say(f"pinned {host_key.get_name()} {host_key.fingerprint} in {conf.sftp.known_hosts}")
     if conf.sftp:
         _configure_dvc(conf, ask_passphrase)
@@ -238,7 +238,7 @@ def _configure_dvc(conf: cfg.ClientConfig, ask_passphrase: bool) -> None:
             root, conf.dvc_remote_name, conf.sftp, conf.dvc_remote_path, ask_passphrase
         ):
             _say(f"DVC: {line}")
-    except CliError as err:
+    except ClientError as err:
         if "not installed" not in err.message:
             raise
         _say(f"DVC: skipped, {err.message} ({err.fix})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from .errors import CliError
+from ..client.errors import ClientError
 
 
 class Asker:
@@ -22,7 +22,7 @@ class Asker:
         if not self.interactive:
             if default or not required:
                 return default or ""
-            raise CliError(
+            raise ClientError(
                 f"{label} is missing", f"pass {flag} (or run `mlops init` without --yes to be asked)"
             )
         suffix = f" [{default}]" if default else (" (empty to skip)" if not required else "")
@@ -34,13 +34,13 @@ class Asker:
 
     def secret(self, label: str, flag: str) -> str:
         if not self.interactive:
-            raise CliError(f"{label} is missing", f"pass {flag}, or set MLFLOW_TRACKING_PASSWORD")
+            raise ClientError(f"{label} is missing", f"pass {flag}, or set MLFLOW_TRACKING_PASSWORD")
         try:
             answer = getpass.getpass(f"{label}: ")  # never echoed
         except EOFError as err:
-            raise CliError(f"no {label} given", f"pass {flag}") from err
+            raise ClientError(f"no {label} given", f"pass {flag}") from err
         if not answer:
-            raise CliError(f"{label} is empty", "type the password you were given")
+            raise ClientError(f"{label} is empty", "type the password you were given")
         return answer
 
     def confirm(self, question: str) -> bool:
@@ -53,6 +53,6 @@ class Asker:
         try:
             return input(prompt)
         except EOFError as err:
-            raise CliError(
+            raise ClientError(
                 "no answer on standard input", "run in a terminal, or pass every value as a flag with --yes"
             ) from err

@@ -12,9 +12,10 @@ from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
 
 from mlops_stack.sftp_store.channel_buffer import PacketQueuePipe
 from mlops_stack.sftp_store.errors import SFTPConnectError
-from mlops_stack.sftp_store.host_keys import RejectUnknownHost, changed_host_key_error
+from mlops_stack.sftp_store.host_key_policy import RejectUnknownHost, changed_host_key_error
 from mlops_stack.sftp_store.location import SFTPLocation
 from mlops_stack.sftp_store.settings import SFTPSettings
+from mlops_stack.ssh.connect import login, strict_client
 
 # A large receive window lets the server stream a whole read-ahead without waiting for window
 # adjustments; 256 KiB packets cut per-packet overhead (decrypt, MAC, Python bookkeeping) eightfold.
@@ -98,24 +99,21 @@ def _tcp_socket(location: SFTPLocation, timeout: float) -> socket.socket:
 
 
 def _login(location: SFTPLocation, settings: SFTPSettings, pkey: paramiko.PKey) -> paramiko.SSHClient:
-    client = paramiko.SSHClient()
-    if settings.known_hosts.exists():
-        # Re-read on every new connection: a corrected known_hosts needs no server restart.
-        client.load_host_keys(str(settings.known_hosts))
-    client.set_missing_host_key_policy(RejectUnknownHost(location, settings.known_hosts))
+    # Re-read on every new connection: a corrected known_hosts needs no server restart.
+    client = strict_client(
+        settings.known_hosts if settings.known_hosts.exists() else None,
+        RejectUnknownHost(location, settings.known_hosts),
+    )
     sock = _tcp_socket(location, settings.timeout)
     try:
-        client.connect(
+        login(
+            client,
             location.host,
-            port=location.port,
-            username=location.user,
-            pkey=pkey,
+            location.port,
+            location.user,
+            pkey,
+            settings.timeout,
             sock=sock,
-            timeout=settings.timeout,
-            banner_timeout=settings.timeout,
-            auth_timeout=settings.timeout,
-            allow_agent=False,
-            look_for_keys=False,
             transport_factory=_tuned_transport,
         )
     except paramiko.BadHostKeyException as err:

@@ -7,8 +7,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from mlops_stack.sftp_store.errors import SFTPConfigError
-
-DEFAULT_PORT = 22
+from mlops_stack.ssh.known_hosts import DEFAULT_PORT, known_hosts_name
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class SFTPLocation:
     @property
     def known_hosts_name(self) -> str:
         """The name OpenSSH files this server under in known_hosts (`[host]:port` off port 22)."""
-        return self.host if self.port == DEFAULT_PORT else f"[{self.host}]:{self.port}"
+        return known_hosts_name(self.host, self.port)
 
     @property
     def uri(self) -> str:

@@ -13,9 +13,9 @@ from typing import TypeVar
 
 import paramiko
 
+from mlops_stack.sftp_store.client_key import load_private_key
 from mlops_stack.sftp_store.connection import SFTPConnection, open_connection
 from mlops_stack.sftp_store.errors import SFTPStoreError
-from mlops_stack.sftp_store.keys import load_private_key
 from mlops_stack.sftp_store.location import SFTPLocation
 from mlops_stack.sftp_store.settings import SFTPSettings
 

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from mlops_stack.cli.config import ClientConfig, SftpSettings, config_path, load_config
-from mlops_stack.cli.credentials import credentials_path, current_login, save_credentials
+from mlops_stack.client.config import ClientConfig, SftpSettings, config_path, load_config
+from mlops_stack.client.credentials import credentials_path, current_login, save_credentials
 
 AWKWARD = "p%w:d #x;y 'q\" $HOME %(user)s"  # "%" breaks naive configparser use; the rest breaks shell quoting
 

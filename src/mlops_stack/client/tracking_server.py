@@ -11,12 +11,12 @@ import os
 
 import requests
 
-from .errors import CliError
+from .errors import ClientError
 
 TIMEOUT = 10
 
 
-class LoginRejected(CliError):
+class LoginRejected(ClientError):
     """HTTP 401 from a reachable server: the username or password is wrong (or missing)."""
 
 
@@ -37,7 +37,7 @@ def _get(
     try:
         return requests.get(f"{uri.rstrip('/')}{endpoint}", auth=auth, timeout=TIMEOUT, **_tls_options())
     except requests.RequestException as err:
-        raise CliError(
+        raise ClientError(
             f"cannot reach the MLflow server at {uri} ({type(err).__name__}: {_first_line(err)})",
             "check the URL (scheme, host, port) and that you are on the right network/VPN",
         ) from err
@@ -52,7 +52,7 @@ def check_health(uri: str) -> None:
     """`/health` answers without a login; anything but 200 means this is not a healthy MLflow."""
     response = _get(uri, "/health")
     if response.status_code != 200:
-        raise CliError(
+        raise ClientError(
             f"{uri}/health answered HTTP {response.status_code}, not 200",
             "check the URL points at the MLflow server (not a proxy error page) and that it is running",
         )
@@ -68,7 +68,7 @@ def server_version(uri: str, username: str | None, password: str | None) -> str:
             "run `mlops init` again with the right password (your MLflow admin can reset it)",
         )
     if response.status_code != 200:
-        raise CliError(
+        raise ClientError(
             f"{uri}/version answered HTTP {response.status_code}: {response.text.strip()[:200]}",
             "check the URL points at the MLflow server itself",
         )

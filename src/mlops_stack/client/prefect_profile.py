@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 
-from .errors import CliError
+from .errors import ClientError
 
 
 def require_prefect() -> None:
     """Fail before anything is written when Prefect is missing (importing it takes seconds, so only look)."""
     if importlib.util.find_spec("prefect") is None:
-        raise CliError(
+        raise ClientError(
             "Prefect is not installed in this Python environment",
             "install it with `pip install 'mlops-stack[prefect]'`, or drop --prefect-api-url",
         )
@@ -24,7 +24,7 @@ def set_prefect_api_url(url: str) -> str:
     try:
         profile = update_current_profile({PREFECT_API_URL: url})
     except ValueError as err:  # pydantic's ValidationError is a ValueError
-        raise CliError(
+        raise ClientError(
             f"Prefect refused PREFECT_API_URL={url!r} ({err})", "pass the API URL, ending in /api"
         ) from err
     return profile.name

@@ -6,20 +6,9 @@ from pathlib import Path
 
 import paramiko
 
-from mlops_stack.sftp_store.errors import HostKeyError, SFTPConfigError
+from mlops_stack.sftp_store.errors import HostKeyError
 from mlops_stack.sftp_store.location import SFTPLocation
 from mlops_stack.sftp_store.settings import ENV_KNOWN_HOSTS
-
-
-def load_known_hosts(path: Path) -> paramiko.HostKeys:
-    """Parse known_hosts (hashed names and `[host]:port` entries included); a missing file is empty."""
-    host_keys = paramiko.HostKeys()
-    if path.exists():
-        try:
-            host_keys.load(str(path))
-        except (OSError, paramiko.SSHException) as err:
-            raise SFTPConfigError(f"cannot read known_hosts file {path} ({ENV_KNOWN_HOSTS}): {err}") from None
-    return host_keys
 
 
 def _add_hint(location: SFTPLocation, known_hosts: Path) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import SftpSettings
-from .errors import CliError
+from .errors import ClientError
 
 INSTALL_HINT = "install DVC with its ssh plugin: pip install 'mlops-stack[dvc]'"
 
@@ -32,7 +32,7 @@ def _config(root: Path):
     try:
         from dvc.config import Config
     except ImportError as err:
-        raise CliError("DVC is not installed in this Python environment", INSTALL_HINT) from err
+        raise ClientError("DVC is not installed in this Python environment", INSTALL_HINT) from err
     return Config(dvc_dir=str(root / ".dvc"))
 
 
@@ -92,5 +92,5 @@ def configure_remote(
                 local.pop("ask_passphrase", None)
             done.append(f"key file {sftp.identity_file} set in .dvc/config.local (not committed)")
     except ConfigError as err:
-        raise CliError(f"DVC refused the remote settings ({err})", "fix .dvc/config, then retry") from err
+        raise ClientError(f"DVC refused the remote settings ({err})", "fix .dvc/config, then retry") from err
     return done

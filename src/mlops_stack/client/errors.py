@@ -1,9 +1,9 @@
-"""The one exception type the CLI turns into a message on stderr and a non-zero exit code."""
+"""The one exception type of the client: the `mlops` command turns it into a message and exit code 1."""
 
 from __future__ import annotations
 
 
-class CliError(Exception):
+class ClientError(Exception):
     """A problem the user can fix: `message` says what is wrong, `fix` says what to do about it."""
 
     def __init__(self, message: str, fix: str | None = None) -> None:
