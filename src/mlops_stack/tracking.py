@@ -160,7 +160,7 @@ def _packages_summary(packages: list[str]) -> str:
 
 
 def _use_configured_tracking_uri() -> None:
-    """Point MLflow at the tracking URI by the client's one rule (mlops_stack.client.config.tracking_uri).
+    """Point MLflow at the tracking URI by the one rule of client/config.py (`tracking_uri`).
 
     When MLflow already has a URI (`mlflow.set_tracking_uri()`, which also exports MLFLOW_TRACKING_URI,
     or the variable itself), the rule's first step gives that URI: MLflow is left as it is.
@@ -170,7 +170,7 @@ def _use_configured_tracking_uri() -> None:
 
     if is_tracking_uri_set():
         return
-    from mlops_stack.client.config import tracking_uri
+    from .client.config import tracking_uri
 
     if uri := tracking_uri():
         mlflow.set_tracking_uri(uri)
