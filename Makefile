@@ -79,6 +79,10 @@ lint: venv tools ## ruff, helm lint --strict and the CI file schema.
 	helm lint --strict charts/mlops-stack
 	$(VENV)/bin/ruff check charts/mlops-stack/files
 
+.PHONY: docs
+docs: venv ## Regenerate the chart README's values table and example values (tests/unit/chart/test_readme.py checks them).
+	$(PYTHON) tests/unit/chart/values_doc.py --write
+
 .PHONY: test
 test: venv tools images lint ## Every test: chart, CLI, images, SFTP store, whole stack (kind tests skip without kind).
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests

@@ -1,7 +1,5 @@
-{{/*
-Cross-field checks the JSON schema cannot express. Each message says what to set.
-Included once from NOTES-free validation.yaml so that `helm template`, `install` and `upgrade` all fail early.
-*/}}
+{{/* Cross-field checks the JSON schema cannot express; each message says what to set. */}}
+{{/* Included once from NOTES-free validation.yaml so that `helm template`, `install` and `upgrade` all fail early. */}}
 {{- define "mlops-stack.validate" -}}
 {{- $errors := list }}
 

@@ -21,7 +21,7 @@ def test_every_value_has_a_doc_comment() -> None:
 def test_readme_values_table_is_up_to_date() -> None:
     readme = (CHART / "README.md").read_text()
     current = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    assert current == table(), "stale: run .venv/bin/python tests/unit/chart/values_doc.py --write"
+    assert current == table(), "stale: run make docs"
 
 
 def test_every_documented_value_is_in_the_schema() -> None:
@@ -45,9 +45,7 @@ def test_readme_examples_are_the_tested_values_files() -> None:
     tested = {f"ci/{f.name}" for f in CI_VALUES}  # what lint, schema, kubernetes-validate, checkov render
     assert tested >= INSTALL_EXAMPLES
     for path, text in shown.items():
-        assert text == (CHART / path).read_text(), (
-            f"{path}: run .venv/bin/python tests/unit/chart/values_doc.py --write"
-        )
+        assert text == (CHART / path).read_text(), f"{path}: stale, run make docs"
 
 
 def test_readme_install_commands_use_the_example_files() -> None:

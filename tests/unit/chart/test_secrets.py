@@ -248,11 +248,21 @@ def test_known_hosts_and_authorized_keys_match_ssh_keygen(tmp_path: Path) -> Non
 
 
 def test_known_hosts_init_container_lists_every_service_name() -> None:
+    """mlops_stack.ssh (in the MLflow image) applies the `[name]:port` rule: names go without brackets."""
     init = containers(find(render(), "Deployment", "mlflow"))["known-hosts"]
+    assert init["command"][:6] == [
+        "python3",
+        "-m",
+        "mlops_stack.ssh",
+        "known-hosts",
+        "--out",
+        "/var/run/mlops-ssh/known_hosts",
+    ]
+    assert init["command"][init["command"].index("--port") + 1] == "2222"
     names = init["command"][init["command"].index("--names") + 1]
     assert names == (
-        "[t-mlops-stack-sftp]:2222,[t-mlops-stack-sftp.mlops]:2222,"
-        "[t-mlops-stack-sftp.mlops.svc]:2222,[t-mlops-stack-sftp.mlops.svc.cluster.local]:2222"
+        "t-mlops-stack-sftp,t-mlops-stack-sftp.mlops,"
+        "t-mlops-stack-sftp.mlops.svc,t-mlops-stack-sftp.mlops.svc.cluster.local"
     )
     assert init["command"][-3:] == [
         "/etc/sftp/host-keys-source/ssh_host_ecdsa_key",

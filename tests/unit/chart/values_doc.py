@@ -1,7 +1,7 @@
 """The generated parts of the chart README: the values table, from the `# --` comments in values.yaml,
 and the example values files, copied verbatim from ci/*-values.yaml (the files the chart tests render).
 
-    .venv/bin/python tests/unit/chart/values_doc.py --write
+    make docs    # = .venv/bin/python tests/unit/chart/values_doc.py --write
         # rewrites the table and the examples in charts/mlops-stack/README.md
 
 test_readme.py fails when either is stale or a value has no `# --` comment.

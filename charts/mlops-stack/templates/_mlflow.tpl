@@ -1,0 +1,67 @@
+{{/* MLflow's exposure (Route or Ingress, public host, allowed hosts, tracking URL) and its auth Secret. */}}
+
+{{/* Whether the Route is rendered: the API exists (or it is forced) and routes are enabled. */}}
+{{- define "mlops-stack.routeEnabled" -}}
+{{- if and .Values.route.enabled (or .Values.route.force (.Capabilities.APIVersions.Has "route.openshift.io/v1/Route")) }}true{{ end }}
+{{- end }}
+
+{{- define "mlops-stack.ingressEnabled" -}}
+{{- if and .Values.ingress.enabled (not (include "mlops-stack.routeEnabled" .)) }}true{{ end }}
+{{- end }}
+
+{{- define "mlops-stack.publicHost" -}}
+{{- if include "mlops-stack.routeEnabled" . }}{{ .Values.route.host }}
+{{- else if include "mlops-stack.ingressEnabled" . }}{{ .Values.ingress.host }}
+{{- end }}
+{{- end }}
+
+{{/* Host names MLflow answers to: the public host, and the Service by every in-cluster name, with the port
+     (MLflow compares the whole Host header, and in-cluster clients send host:port). */}}
+{{- define "mlops-stack.mlflow.allowedHosts" -}}
+{{- $port := int .Values.mlflow.service.port }}
+{{- $hosts := list }}
+{{- with include "mlops-stack.publicHost" . }}{{ $hosts = append $hosts . }}{{ end }}
+{{- range splitList "," (include "mlops-stack.serviceDnsNames" (dict "ctx" . "service" (include "mlops-stack.mlflow.serviceName" .))) }}
+{{- $hosts = append $hosts (printf "%s:%d" . $port) }}
+{{- end }}
+{{- range .Values.mlflow.extraAllowedHosts }}{{ $hosts = append $hosts . }}{{ end }}
+{{- join "," $hosts }}
+{{- end }}
+
+{{- define "mlops-stack.mlflow.trackingUrl" -}}
+{{- with include "mlops-stack.publicHost" . }}
+{{- if and (include "mlops-stack.ingressEnabled" $) (not $.Values.ingress.tlsSecretName) }}http://{{ . }}{{ else }}https://{{ . }}{{ end }}
+{{- else }}http://{{ include "mlops-stack.mlflow.serviceName" . }}.{{ .Release.Namespace }}.svc:{{ .Values.mlflow.service.port }}
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.mlflow.authSecretName" -}}
+{{- default (include "mlops-stack.mlflow.serviceName" .) .Values.mlflow.auth.existingSecret }}
+{{- end }}
+
+{{/* The auth Secret as a volume: the admin password, and with "server" true the Flask secret key too (the
+     `helm test` pod gets only the password). Call with (dict "ctx" $ "server" true). */}}
+{{- define "mlops-stack.mlflow.authVolume" -}}
+- name: mlflow-auth
+  secret:
+    secretName: {{ include "mlops-stack.mlflow.authSecretName" .ctx }}
+    defaultMode: 0440
+    items:
+      - key: {{ .ctx.Values.mlflow.auth.adminPasswordKey }}
+        path: admin-password
+      {{- if .server }}
+      - key: {{ .ctx.Values.mlflow.auth.flaskSecretKeyKey }}
+        path: flask-secret-key
+      {{- end }}
+{{- end }}
+
+{{/* Where the MLflow pods mount it, and the admin password's file. */}}
+{{- define "mlops-stack.mlflow.authMount" -}}
+- name: mlflow-auth
+  mountPath: {{ include "mlops-stack.secretDir" "mlflow" }}
+  readOnly: true
+{{- end }}
+
+{{- define "mlops-stack.mlflow.adminPasswordFile" -}}
+{{ include "mlops-stack.secretDir" "mlflow" }}/admin-password
+{{- end }}

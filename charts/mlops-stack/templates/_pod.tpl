@@ -1,0 +1,90 @@
+{{/* Pod and container fields every workload shares: security contexts, common pod fields, scheduling, volumes and mount paths. */}}
+
+{{/* Fields every pod spec of the chart shares. The pod securityContext is restricted-v2 compatible: no
+     runAsUser/fsGroup unless set (OpenShift assigns them). */}}
+{{- define "mlops-stack.podCommon" -}}
+automountServiceAccountToken: false
+enableServiceLinks: false
+securityContext:
+  runAsNonRoot: true
+  seccompProfile:
+    type: RuntimeDefault
+  {{- /* kindIs "invalid": unset (null); 0 is a valid group, so `with` would drop it. */}}
+  {{- range $field := list "runAsUser" "runAsGroup" "fsGroup" }}
+  {{- $value := index $.Values.podSecurity $field }}
+  {{- if not (kindIs "invalid" $value) }}
+  {{ $field }}: {{ $value }}
+  {{- end }}
+  {{- end }}
+{{- with .Values.global.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* nodeSelector, tolerations and affinity of a pod, from its component's values; empty when none is set.
+     Call with .Values.mlflow (`with include ...` keeps an empty result from leaving a blank line). */}}
+{{- define "mlops-stack.podScheduling" -}}
+{{- with .nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The writable /tmp of a pod (read-only root filesystem). Call with its size limit, e.g. .Values.sftp.tmpSizeLimit. */}}
+{{- define "mlops-stack.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ . }}
+{{- end }}
+
+{{/* A small in-memory emptyDir for keys and SSH files (never on the node's disk). Call with the volume name. */}}
+{{- define "mlops-stack.keysVolume" -}}
+- name: {{ . }}
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+{{- end }}
+
+{{/* Where a Secret of the chart is mounted: /var/run/secrets/mlops-stack/<name>. Call with the name, e.g. "db". */}}
+{{- define "mlops-stack.secretDir" -}}
+/var/run/secrets/mlops-stack/{{ . }}
+{{- end }}
+
+{{/* Where the scripts ConfigMap (files/) is mounted. */}}
+{{- define "mlops-stack.scriptsDir" -}}
+/opt/mlops-stack/scripts
+{{- end }}
+
+{{/* The scripts ConfigMap as a volume, and its mount. */}}
+{{- define "mlops-stack.scriptsVolume" -}}
+- name: scripts
+  configMap:
+    name: {{ include "mlops-stack.scriptsConfigMapName" . }}
+    defaultMode: 0444
+{{- end }}
+
+{{- define "mlops-stack.scriptsMount" -}}
+- name: scripts
+  mountPath: {{ include "mlops-stack.scriptsDir" . }}
+  readOnly: true
+{{- end }}
