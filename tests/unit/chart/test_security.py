@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .helm import CI_VALUES, containers, find, pod_spec, render, workloads
+from .helm import CHART, CI_VALUES, containers, find, pod_spec, render, workloads
 
 CONTAINER_SECURITY = {
     "allowPrivilegeEscalation": False,
@@ -101,3 +101,32 @@ def test_emptydirs_have_size_limits() -> None:
         for volume in pod_spec(workload)["volumes"]:
             if "emptyDir" in volume:
                 assert volume["emptyDir"]["sizeLimit"], volume["name"]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "name", "default"),
+    [
+        ("mlflow", "Deployment", "mlflow", "2Gi"),
+        ("migration", "Job", "db-migration", "256Mi"),
+        ("tests", "Pod", "test", "256Mi"),
+        ("postgresql", "StatefulSet", "postgresql", "256Mi"),
+        ("backup", "CronJob", "backup", "256Mi"),
+        ("sftp", "Deployment", "sftp", "64Mi"),
+    ],
+)
+def test_tmp_size_limits_come_from_the_components_values(
+    value: str, kind: str, name: str, default: str
+) -> None:
+    def tmp(docs: list[dict[str, Any]]) -> dict[str, Any]:
+        return next(v for v in pod_spec(find(docs, kind, name))["volumes"] if v["name"] == "tmp")
+
+    assert tmp(render(is_upgrade=True)) == {"name": "tmp", "emptyDir": {"sizeLimit": default}}
+    set_values = [f"{value}.tmpSizeLimit=3Gi"]
+    assert tmp(render(set_values=set_values, is_upgrade=True))["emptyDir"] == {"sizeLimit": "3Gi"}
+
+
+def test_the_backup_restore_pods_tmp_size_limit_is_the_backups() -> None:
+    values = [CHART / "ci" / "external-database-values.yaml"]
+    docs = render(values, set_values=["backup.tmpSizeLimit=1Gi"])
+    volumes = pod_spec(find(docs, "Deployment", "backup-restore"))["volumes"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in volumes
