@@ -6,7 +6,7 @@ namespace and memory-backed volumes, runs init containers in order, then the pod
 pod and container securityContext to Docker's user/read-only/capability options, mounts Secrets and
 ConfigMaps as files, turns Services into DNS aliases on one private network, and waits for the probes.
 
-Anything it cannot honour (a kind, a field, a volume type) is refused by name: see `support.py`.
+Anything it cannot honour (a kind, a field, a volume type) is refused by name: see `admission.py`.
 """
 
 from mlops_stack.localrun.errors import LocalRunError, Refused

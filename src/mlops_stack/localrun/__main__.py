@@ -5,7 +5,7 @@ import re
 import sys
 from pathlib import Path
 
-from mlops_stack.localrun import support, workloads
+from mlops_stack.localrun import admission, workloads
 from mlops_stack.localrun.errors import LocalRunError
 from mlops_stack.localrun.keys import ssh_fingerprint
 from mlops_stack.localrun.manifests import Manifest, build_release, parse
@@ -53,7 +53,7 @@ def _rendered(args: argparse.Namespace) -> Rendered:
 def _check_input(args: argparse.Namespace, docs: list[Manifest], publish: Publish) -> None:
     """What `up` or `test` would refuse in the manifests or in --publish, before any engine is asked."""
     release = build_release(docs)
-    support.check(release)
+    admission.check(release)
     if args.command == "up":
         workloads.plan(release, publish, args.namespace)
 

@@ -345,7 +345,7 @@ class PodRunner:
         return pause.attrs["NetworkSettings"]["Networks"][self.engine.network_name]["IPAddress"]
 
     def wait_ready(self, prepared: Prepared, deadline: float) -> None:
-        """Startup, then readiness probes; a liveness probe must also pass once (see support.py)."""
+        """Startup, then readiness probes; a liveness probe must also pass once (see admission.py)."""
         address = self.address(prepared)
         specs = [o["spec"] for o in prepared.main]
         for options in prepared.main:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mlops_stack.localrun import support, workloads
+from mlops_stack.localrun import admission, workloads
 from mlops_stack.localrun.engine import Engine
 from mlops_stack.localrun.errors import LocalRunError
 from mlops_stack.localrun.manifests import Hook, Manifest, Release, build_release, ref
@@ -40,7 +40,7 @@ class Runner:
     def up(self, docs: list[Manifest], publish: workloads.Publish | None = None) -> str:
         """Install or upgrade; returns which one it was."""
         release = build_release(docs)
-        for note in support.check(release):
+        for note in admission.check(release):
             self.report(f"note: {note}")
         running, jobs = workloads.plan(release, publish or {}, self.namespace)
         pods = PodRunner(self.engine, release, self.report)
@@ -170,7 +170,7 @@ class Runner:
     def test(self, docs: list[Manifest]) -> int:
         """`helm test`: run the release's test hooks against the running pods; returns how many ran."""
         release = build_release(docs)
-        support.check(release)
+        admission.check(release)
         pods = PodRunner(self.engine, release, self.report)
         deadline = time.monotonic() + self.timeout
         hooks = release.hooks_at("test")

@@ -45,7 +45,7 @@ def fs_group(pod_sc: dict) -> int:
 
 
 def fs_group_change_policy(pod_sc: dict) -> str:
-    """fsGroupChangePolicy, Always by default (support.py refuses other values)."""
+    """fsGroupChangePolicy, Always by default (admission.py refuses other values)."""
     return str(pod_sc.get("fsGroupChangePolicy", "Always"))
 
 

@@ -7,7 +7,7 @@ process sees (setgid inherited by `mkdir`, `chmod` keeping it) is the engine's a
 import docker
 import pytest
 
-from mlops_stack.localrun import security, support, volumes
+from mlops_stack.localrun import admission, security, volumes
 from mlops_stack.localrun.errors import Refused
 from mlops_stack.localrun.manifests import build_release
 from mlops_stack.localrun.runner import Runner
@@ -87,9 +87,9 @@ def test_fs_group_change_policy_is_honoured_or_refused_by_name() -> None:
         main = container("c", "toolbox", "true")
         return job("j", [main], pod={"securityContext": {"fsGroup": G, "fsGroupChangePolicy": policy}})
 
-    assert support.check(build_release([pod("OnRootMismatch"), pod("Always")])) == []
+    assert admission.check(build_release([pod("OnRootMismatch"), pod("Always")])) == []
     with pytest.raises(Refused) as caught:
-        support.check(build_release([pod("Sometimes")]))
+        admission.check(build_release([pod("Sometimes")]))
     assert caught.value.reasons == [
         "Job/j.spec.template.spec.securityContext.fsGroupChangePolicy: only Always or OnRootMismatch"
     ]

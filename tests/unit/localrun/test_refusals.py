@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlops_stack.localrun import support
+from mlops_stack.localrun import admission
 from mlops_stack.localrun.errors import LocalRunError, Refused
 from mlops_stack.localrun.manifests import build_release, parse
 from mlops_stack.localrun.workloads import plan
@@ -14,7 +14,7 @@ IMAGE = "toolbox"
 
 def refusal(docs: list[dict]) -> list[str]:
     with pytest.raises(Refused) as caught:
-        support.check(build_release(docs))
+        admission.check(build_release(docs))
     return caught.value.reasons
 
 
@@ -98,7 +98,7 @@ def test_moot_fields_are_accepted_and_moot_kinds_are_noted() -> None:
     )
     web["spec"]["strategy"] = {"type": "RollingUpdate"}
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"}}
-    assert support.check(build_release([web, pdb])) == [
+    assert admission.check(build_release([web, pdb])) == [
         "PodDisruptionBudget/web: one engine never evicts pods"
     ]
 

@@ -1,9 +1,10 @@
-"""What the runner honours, what is moot on one engine, and the refusal of everything else.
+"""Admission: which manifests the runner accepts, and the refusal by name of everything else.
 
-Each level of a manifest lists the fields the runner acts on (HONOURED) and the fields that have no effect
-on a single local engine (MOOT, with the reason, e.g. scheduling constraints on one node). Any other field,
-or a value the runner cannot reproduce, is refused with its full path, so a chart feature is never
-silently lost between the cluster and the laptop.
+Run before any engine is asked for, it decides whether a release can be run here at all. Each level of a
+manifest lists the fields the runner acts on (HONOURED) and the fields that have no effect on a single
+local engine (MOOT, with the reason, e.g. scheduling constraints on one node). Any other field, or a value
+the runner cannot reproduce, is refused with its full path, so a chart feature is never silently lost
+between the cluster and the laptop.
 """
 
 from typing import Any
