@@ -13,7 +13,6 @@ import yaml
 from .helm import CHART, CI_VALUES, containers, env, find, pod_spec, render
 
 EXISTING = CHART / "ci" / "existing-secrets-values.yaml"
-SSH_PUBLIC_KEYS = CHART / "files" / "ssh-public-keys.py"
 
 
 def secret_data(docs: list[dict], name: str) -> dict[str, str]:
@@ -191,8 +190,8 @@ def test_generated_keys_load_in_openssh(tmp_path: Path) -> None:
 
 
 def test_known_hosts_and_authorized_keys_match_ssh_keygen(tmp_path: Path) -> None:
-    """The init containers' script derives the same public keys as ssh-keygen (without needing a passwd
-    entry for the pod's UID), in the lines OpenSSH and paramiko expect."""
+    """The init containers' `python3 -m mlops_stack.ssh` derives the same public keys as ssh-keygen
+    (without needing a passwd entry for the pod's UID), in the lines OpenSSH and paramiko expect."""
     docs = render()
     host_key = write_key(
         tmp_path, "ssh_host_ecdsa_key", secret_data(docs, "sftp-host-keys")["ssh_host_ecdsa_key"]
@@ -204,15 +203,17 @@ def test_known_hosts_and_authorized_keys_match_ssh_keygen(tmp_path: Path) -> Non
     )
     known_hosts, authorized_keys = tmp_path / "known_hosts", tmp_path / "authorized_keys"
     names = "[t-mlops-stack-sftp]:2222,[t-mlops-stack-sftp.mlops.svc]:2222"
-    run = [sys.executable, str(SSH_PUBLIC_KEYS)]
+    run = [sys.executable, "-m", "mlops_stack.ssh"]
     subprocess.run(
         [
             *run,
             "known-hosts",
             "--out",
             str(known_hosts),
+            "--port",
+            "2222",
             "--names",
-            names,
+            "t-mlops-stack-sftp,t-mlops-stack-sftp.mlops.svc",
             str(host_key),
             str(tmp_path / "absent_rsa_key"),
         ],

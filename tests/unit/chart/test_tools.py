@@ -60,10 +60,9 @@ def test_packaged_chart_carries_its_files(tmp_path: Path) -> None:
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
     assert {
-        "mlops-stack/files/ssh-public-keys.py",
         "mlops-stack/files/helm-test.py",
         "mlops-stack/values.schema.json",
         "mlops-stack/README.md",
     } <= names
     rendered = run_helm(["template", "t", str(archive), "--namespace", "mlops"])
-    assert "def public_line(path: Path) -> str:" in rendered
+    assert "def main() -> int:" in rendered  # files/helm-test.py, carried in the scripts ConfigMap
