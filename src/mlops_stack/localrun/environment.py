@@ -32,23 +32,6 @@ def expand(text: str, variables: dict[str, str]) -> str:
     return _REFERENCE.sub(replace, text)
 
 
-def _lookup(
-    release: Release, kind: str, name: str, key: str | None, optional: bool, where: str
-) -> dict[str, bytes] | bytes | None:
-    store = release.secrets if kind == "Secret" else release.configmaps
-    if name not in store:
-        if optional:
-            return None
-        raise LocalRunError(f"{where}: {kind} {name!r} is not among the rendered manifests")
-    if key is None:
-        return store[name]
-    if key not in store[name]:
-        if optional:
-            return None
-        raise LocalRunError(f"{where}: {kind} {name!r} has no key {key!r} (it has {sorted(store[name])})")
-    return store[name][key]
-
-
 def _field(pod: PodIdentity, path: str) -> str:
     if path == "metadata.name":
         return pod.name
@@ -78,8 +61,8 @@ def resolve(container: dict, release: Release, pod: PodIdentity, where: str) -> 
         for kind, ref_key in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
             if ref_key in source:
                 body = source[ref_key]
-                found = _lookup(release, kind, body["name"], None, bool(body.get("optional")), where)
-                for key, value in (found or {}).items():  # type: ignore[union-attr]
+                found = release.key_values(kind, body["name"], bool(body.get("optional")), where)
+                for key, value in found.items():
                     variables[prefix + key] = _text(value, f"{where}: {kind} {body['name']}.{key}")
     for env in container.get("env") or []:
         name = env["name"]
@@ -92,11 +75,11 @@ def resolve(container: dict, release: Release, pod: PodIdentity, where: str) -> 
             continue
         kind, body = ("Secret", source["secretKeyRef"]) if "secretKeyRef" in source else (
             "ConfigMap", source["configMapKeyRef"])  # fmt: skip
-        value = _lookup(
-            release, kind, body["name"], body["key"], bool(body.get("optional")), f"{where}.{name}"
+        value = release.key_value(
+            kind, body["name"], body["key"], bool(body.get("optional")), f"{where}.{name}"
         )
         if value is not None:
-            variables[name] = _text(value, f"{where}.{name}")  # type: ignore[arg-type]
+            variables[name] = _text(value, f"{where}.{name}")
     return variables
 
 

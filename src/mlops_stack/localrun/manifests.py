@@ -1,4 +1,5 @@
-"""Rendered manifests: parsed, split into hooks and release objects, Secrets and ConfigMaps decoded."""
+"""Rendered manifests: parsed, split into hooks and release objects, and the one reader of the keys of
+Secrets and ConfigMaps (`data`, `stringData`, `binaryData`) that env, files and the state directory use."""
 
 import base64
 from dataclasses import dataclass, field
@@ -40,6 +41,24 @@ class Release:
     hooks: list[Hook] = field(default_factory=list)
     secrets: dict[str, dict[str, bytes]] = field(default_factory=dict)
     configmaps: dict[str, dict[str, bytes]] = field(default_factory=dict)
+
+    def key_values(self, kind: str, name: str, optional: bool, where: str) -> dict[str, bytes]:
+        """The keys of the Secret or ConfigMap `name`; none for a missing optional one."""
+        store = self.secrets if kind == "Secret" else self.configmaps
+        if name not in store:
+            if optional:
+                return {}
+            raise LocalRunError(f"{where}: {kind} {name!r} is not among the rendered manifests")
+        return store[name]
+
+    def key_value(self, kind: str, name: str, key: str, optional: bool, where: str) -> bytes | None:
+        """One key of the Secret or ConfigMap `name`; None when it, or the object, is missing and optional."""
+        values = self.key_values(kind, name, optional, where)
+        if key not in values:
+            if optional:
+                return None
+            raise LocalRunError(f"{where}: {kind} {name!r} has no key {key!r} (it has {sorted(values)})")
+        return values[key]
 
     def of_kind(self, kind: str) -> list[Manifest]:
         return [m for m in self.objects if m["kind"] == kind]
@@ -91,23 +110,37 @@ def _hook_of(manifest: Manifest) -> Hook | None:
     return Hook(manifest, points, weight, policies)
 
 
-def _decode_secret(manifest: Manifest) -> dict[str, bytes]:
+# Where each kind keeps its keys: text as it is, or base64.
+_TEXT_FIELDS = {"Secret": ("stringData",), "ConfigMap": ("data",)}
+_BASE64_FIELDS = {"Secret": ("data",), "ConfigMap": ("binaryData",)}
+
+
+def key_values(manifest: Manifest) -> dict[str, bytes]:
+    """The keys of a Secret (`data` base64, then `stringData`, which wins) or a ConfigMap (`data`,
+    `binaryData` base64) as bytes, as a container sees them."""
+    kind = manifest["kind"]
     values: dict[str, bytes] = {}
-    for key, encoded in (manifest.get("data") or {}).items():
-        try:
-            values[key] = base64.b64decode(encoded or "", validate=True)
-        except ValueError:
-            raise LocalRunError(f"{ref(manifest)}: data.{key} is not valid base64") from None
-    for key, text in (manifest.get("stringData") or {}).items():
-        values[key] = str(text).encode()
+    for part in _BASE64_FIELDS[kind]:
+        for key, encoded in (manifest.get(part) or {}).items():
+            try:
+                values[key] = base64.b64decode(encoded or "", validate=True)
+            except ValueError:
+                raise LocalRunError(f"{ref(manifest)}: {part}.{key} is not valid base64") from None
+    for part in _TEXT_FIELDS[kind]:
+        for key, text in (manifest.get(part) or {}).items():
+            values[key] = str(text).encode()
     return values
 
 
-def _decode_configmap(manifest: Manifest) -> dict[str, bytes]:
-    values = {k: str(v).encode() for k, v in (manifest.get("data") or {}).items()}
-    for key, encoded in (manifest.get("binaryData") or {}).items():
-        values[key] = base64.b64decode(encoded)
-    return values
+def set_key_value(manifest: Manifest, key: str, value: bytes) -> None:
+    """Give a Secret's or ConfigMap's key the value (the inverse of `key_values`)."""
+    if manifest["kind"] == "Secret":
+        (manifest.get("stringData") or {}).pop(key, None)
+        manifest.setdefault("data", {})[key] = base64.b64encode(value).decode()
+    elif key in (manifest.get("binaryData") or {}):
+        manifest["binaryData"][key] = base64.b64encode(value).decode()
+    else:
+        manifest.setdefault("data", {})[key] = value.decode()
 
 
 def build_release(docs: list[Manifest]) -> Release:
@@ -118,9 +151,9 @@ def build_release(docs: list[Manifest]) -> Release:
         if not name:
             raise LocalRunError(f"a rendered {kind} has no metadata.name")
         if kind == "Secret":
-            release.secrets[name] = _decode_secret(doc)
+            release.secrets[name] = key_values(doc)
         elif kind == "ConfigMap":
-            release.configmaps[name] = _decode_configmap(doc)
+            release.configmaps[name] = key_values(doc)
         hook = _hook_of(doc)
         if hook is not None:
             release.hooks.append(hook)

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from mlops_stack.localrun.manifests import Manifest, ref
+from mlops_stack.localrun.manifests import Manifest, key_values, ref, set_key_value
 
 STATE_FILE = "state.json"
 SECRETS_FILE = "generated-secrets.json"
@@ -66,12 +66,12 @@ class State:
         """
         path = self.directory / SECRETS_FILE
         stored = _read(path)
-        again = {ref(m): _values(m) for m in second or [] if m["kind"] in ("Secret", "ConfigMap")}
+        again = {ref(m): key_values(m) for m in second or [] if m["kind"] in ("Secret", "ConfigMap")}
         for manifest in first:
             if manifest["kind"] not in ("Secret", "ConfigMap"):
                 continue
             name = ref(manifest)
-            values = _values(manifest)
+            values = key_values(manifest)
             for key, value in values.items():
                 if second is None:
                     generated = manifest["kind"] == "Secret"
@@ -81,7 +81,7 @@ class State:
                     continue
                 kept = stored.setdefault(name, {})
                 if key in kept:
-                    _set_value(manifest, key, base64.b64decode(kept[key]))
+                    set_key_value(manifest, key, base64.b64decode(kept[key]))
                 else:
                     kept[key] = base64.b64encode(value).decode()
         _write_private(path, stored)
@@ -90,24 +90,3 @@ class State:
     def forget(self) -> None:
         for name in (STATE_FILE, SECRETS_FILE, RELEASE_FILE):
             (self.directory / name).unlink(missing_ok=True)
-
-
-def _values(manifest: Manifest) -> dict[str, bytes]:
-    values: dict[str, bytes] = {}
-    if manifest["kind"] == "Secret":
-        for key, encoded in (manifest.get("data") or {}).items():
-            values[key] = base64.b64decode(encoded or "")
-        for key, text in (manifest.get("stringData") or {}).items():
-            values[key] = str(text).encode()
-    else:
-        for key, text in (manifest.get("data") or {}).items():
-            values[key] = str(text).encode()
-    return values
-
-
-def _set_value(manifest: Manifest, key: str, value: bytes) -> None:
-    if manifest["kind"] == "Secret":
-        (manifest.get("stringData") or {}).pop(key, None)
-        manifest.setdefault("data", {})[key] = base64.b64encode(value).decode()
-    else:
-        manifest.setdefault("data", {})[key] = value.decode()

@@ -157,28 +157,21 @@ class VolumePlan:
 
 
 def _files(release: Release, kind: str, name: str, body: dict, where: str) -> dict[str, tuple[bytes, int]]:
-    store = release.secrets if kind == "Secret" else release.configmaps
     optional = bool(body.get("optional"))
     default_mode = int(body.get("defaultMode", DEFAULT_FILE_MODE))
-    if name not in store:
-        if optional:
-            return {}
-        raise LocalRunError(f"{where}: {kind} {name!r} is not among the rendered manifests")
-    data = store[name]
     items = body.get("items")
     if not items:
+        data = release.key_values(kind, name, optional, where)
         return {key: (value, default_mode) for key, value in data.items()}
     files = {}
     for item in items:
-        key = item["key"]
-        if key not in data:
-            if optional:
-                continue
-            raise LocalRunError(f"{where}: {kind} {name!r} has no key {key!r} (it has {sorted(data)})")
+        value = release.key_value(kind, name, item["key"], optional, where)
+        if value is None:
+            continue
         path = str(item["path"])
         if path.startswith("/") or ".." in path.split("/"):
             raise LocalRunError(f"{where}: item path {path!r} must be relative and stay inside the volume")
-        files[path] = (data[key], int(item.get("mode", default_mode)))
+        files[path] = (value, int(item.get("mode", default_mode)))
     return files
 
 
