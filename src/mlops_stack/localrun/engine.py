@@ -1,12 +1,15 @@
-"""The Docker side: names, labels, the private network, and finding or removing what the runner made."""
+"""The Docker client of one project: names, labels, the private network, images, and finding, stopping
+or removing what the runner made. Stopping needs only the pod's Docker name: its containers carry their
+grace period as a label (pod_engine.py puts it there), so `down` works without the manifests."""
 
 import contextlib
 
 import docker
-from docker.errors import ImageNotFound, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 from docker.models.containers import Container
 
 from mlops_stack.localrun.errors import LocalRunError
+from mlops_stack.localrun.plan import DEFAULT_GRACE_SECONDS, docker_name
 
 LABEL = "io.mlops-stack.localrun"
 PROJECT = f"{LABEL}.project"
@@ -35,8 +38,7 @@ class Engine:
         return f"{self.project}-net"
 
     def name(self, kubernetes_name: str) -> str:
-        prefix = f"{self.project}-"
-        return kubernetes_name if kubernetes_name.startswith(prefix) else prefix + kubernetes_name
+        return docker_name(self.project, kubernetes_name)
 
     def labels(self, **extra: str) -> dict[str, str]:
         return {PROJECT: self.project, **extra}
@@ -66,6 +68,14 @@ class Engine:
     def pods(self) -> set[str]:
         return {c.labels[POD] for c in self.containers() if POD in c.labels}
 
+    def stop_pod(self, pod: str) -> None:
+        """Stop the pod's containers gracefully (each its grace period), then remove the pod."""
+        for container in self.containers(pod=pod, role="main"):
+            if container.status == "running":
+                with contextlib.suppress(APIError, NotFound):
+                    container.stop(timeout=int(container.labels.get(GRACE, DEFAULT_GRACE_SECONDS)))
+        self.remove_pod(pod)
+
     def remove_pod(self, pod: str) -> None:
         """Remove the pod's containers (the pause container last) and its pod-scoped volumes."""
         found = self.containers(pod=pod)
@@ -90,3 +100,12 @@ class Engine:
         return [
             n for n in self.client.networks.list(names=[self.network_name]) if n.name == self.network_name
         ]
+
+
+def log_tail(container: Container, lines: int = 40, since: int | None = None) -> str:
+    """The last lines a container wrote, indented for an error message."""
+    try:
+        text = container.logs(tail=lines, since=since).decode(errors="replace").rstrip()
+    except (APIError, NotFound):
+        return "    (no logs)"
+    return "\n".join(f"    | {line}" for line in text.splitlines()) or "    (no output)"

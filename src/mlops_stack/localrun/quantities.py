@@ -1,5 +1,7 @@
-"""Kubernetes resource quantities ("512Mi", "250m", "1e3") as numbers Docker understands."""
+"""A container's resources (limits, requests) and their quantities ("512Mi", "250m", "1e3") as the numbers
+the runtime enforces: bytes, nano-CPUs and CPU shares."""
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from mlops_stack.localrun.errors import LocalRunError
@@ -36,3 +38,28 @@ def nano_cpus(value: str | int | float, what: str) -> int:
 def cpu_shares(value: str | int | float, what: str) -> int:
     """CPU request as cgroup v1 shares, the way the kubelet converts it (1 core = 1024, minimum 2)."""
     return max(2, int(parse_quantity(value, what) * 1024))
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a container's cgroup is given; None: not set in the manifest."""
+
+    memory_limit: int | None = None  # bytes; no swap beyond it, as the kubelet gives none
+    nano_cpus: int | None = None
+    memory_reservation: int | None = None  # bytes
+    cpu_shares: int | None = None
+
+
+def resources(spec: dict, where: str) -> Resources:
+    """A container's `resources` (admission.py refuses anything but cpu and memory)."""
+    limits, requests = spec.get("limits") or {}, spec.get("requests") or {}
+
+    def number(part: dict, name: str, convert, what: str) -> int | None:
+        return convert(part[name], f"{where}.resources.{what}.{name}") if name in part else None
+
+    return Resources(
+        memory_limit=number(limits, "memory", memory_bytes, "limits"),
+        nano_cpus=number(limits, "cpu", nano_cpus, "limits"),
+        memory_reservation=number(requests, "memory", memory_bytes, "requests"),
+        cpu_shares=number(requests, "cpu", cpu_shares, "requests"),
+    )

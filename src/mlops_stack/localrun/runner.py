@@ -10,12 +10,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mlops_stack.localrun import admission, workloads
+from mlops_stack.localrun import admission, pod_engine, readiness, workloads
 from mlops_stack.localrun.engine import Engine
 from mlops_stack.localrun.errors import LocalRunError
 from mlops_stack.localrun.manifests import Hook, Manifest, Release, build_release, ref
-from mlops_stack.localrun.pods import PodRunner, Prepared
+from mlops_stack.localrun.plan import PodPlan, plan_pod
 from mlops_stack.localrun.state import State
+from mlops_stack.localrun.workloads import Pod
 
 DEFAULT_BACKOFF_LIMIT = 6  # Kubernetes' default for Jobs
 
@@ -36,6 +37,9 @@ class Runner:
         self.timeout = timeout
         self.report = report
 
+    def _plan(self, release: Release, pod: Pod) -> PodPlan:
+        return plan_pod(pod, release, self.engine.project, self.engine.image_id)
+
     # ---- up
     def up(self, docs: list[Manifest], publish: workloads.Publish | None = None) -> str:
         """Install or upgrade; returns which one it was."""
@@ -43,21 +47,20 @@ class Runner:
         for note in admission.check(release):
             self.report(f"note: {note}")
         running, jobs = workloads.plan(release, publish or {}, self.namespace)
-        pods = PodRunner(self.engine, release, self.report)
-        prepared = [pods.prepare(p) for p in running]
-        prepared_jobs = [pods.prepare(p) for p in jobs]
+        prepared = [self._plan(release, p) for p in running]
+        prepared_jobs = [self._plan(release, p) for p in jobs]
         action = "upgrade" if self.state.revision > 0 else "install"
         deadline = time.monotonic() + self.timeout
         self.engine.ensure_network()
         if action == "upgrade":
             self._resume_previous(publish or {}, deadline)
-        self._run_hooks(release, pods, f"pre-{action}", deadline)
+        self._run_hooks(release, f"pre-{action}", deadline)
         hook_pods = {self.engine.name(h.name) for h in release.hooks}
         self._remove_orphans({p.docker_name for p in prepared + prepared_jobs} | hook_pods)
-        self._start_all(pods, prepared, deadline)
+        self._start_all(prepared, deadline)
         for job in prepared_jobs:
-            self._run_job(pods, job, deadline)
-        self._run_hooks(release, pods, f"post-{action}", deadline)
+            self._run_job(job, deadline)
+        self._run_hooks(release, f"post-{action}", deadline)
         self.state.record_release(docs)
         self.state.record_revision(self.state.revision + 1)
         self.report(f"{action} complete: {len(prepared)} pod(s) ready, {len(prepared_jobs)} job(s) succeeded")
@@ -78,31 +81,30 @@ class Runner:
         self.report(f"resuming revision {self.state.revision} first, as a cluster would still be running it")
         release = build_release(previous)
         running, _ = workloads.plan(release, publish, self.namespace)
-        pods = PodRunner(self.engine, release, self.report)
-        self._start_all(pods, [pods.prepare(p) for p in running], deadline)
+        self._start_all([self._plan(release, p) for p in running], deadline)
 
     def _remove_orphans(self, wanted: set[str]) -> None:
         for pod in sorted(self.engine.pods() - wanted):
             self.report(f"removing pod {pod}: no longer in the release")
-            PodRunner(self.engine, Release(), self.report).stop_pod(pod)
+            self.engine.stop_pod(pod)
 
-    def _start_all(self, pods: PodRunner, prepared: list[Prepared], deadline: float) -> None:
+    def _start_all(self, prepared: list[PodPlan], deadline: float) -> None:
         # Pods of one StatefulSet start one after the other (OrderedReady); everything else in parallel.
-        groups: dict[str, list[Prepared]] = {}
+        groups: dict[str, list[PodPlan]] = {}
         for item in prepared:
-            ordered = item.pod.owner.startswith("StatefulSet/")
-            key = item.pod.owner if ordered else item.docker_name
+            ordered = item.owner.startswith("StatefulSet/")
+            key = item.owner if ordered else item.docker_name
             groups.setdefault(key, []).append(item)
 
-        def bring_up(group: list[Prepared]) -> None:
+        def bring_up(group: list[PodPlan]) -> None:
             for item in group:
-                if pods.is_current(item):
+                if pod_engine.is_current(self.engine, item):
                     self.report(f"pod {item.docker_name}: unchanged, left running")
                 else:
                     self.report(f"pod {item.docker_name}: starting")
-                    pods.start(item, deadline)
+                    pod_engine.start(self.engine, item, deadline, self.report)
                 started = time.monotonic()
-                pods.wait_ready(item, deadline)
+                readiness.wait_ready(self.engine, item, deadline, self.report)
                 self.report(f"pod {item.docker_name}: ready ({time.monotonic() - started:.0f} s)")
 
         errors = []
@@ -116,28 +118,29 @@ class Runner:
         if errors:
             raise LocalRunError("\n".join(errors))
 
-    def _run_job(self, pods: PodRunner, job: Prepared, deadline: float) -> None:
-        spec = job.pod.controller
+    def _run_job(self, job: PodPlan, deadline: float) -> None:
+        spec = job.controller
         attempts = int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT)) + 1
         if "activeDeadlineSeconds" in spec:
             deadline = min(deadline, time.monotonic() + float(spec["activeDeadlineSeconds"]))
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
-                pods.start(job, deadline)
-                pods.wait_completed(job, deadline)
+                self._run_to_completion(job, deadline)
                 self.report(f"job {job.docker_name}: succeeded ({time.monotonic() - started:.0f} s)")
                 return
             except LocalRunError as exc:
                 if attempt == attempts or time.monotonic() > deadline:
-                    raise LocalRunError(
-                        f"{job.pod.owner} failed after {attempt} attempt(s):\n{exc}"
-                    ) from None
+                    raise LocalRunError(f"{job.owner} failed after {attempt} attempt(s):\n{exc}") from None
                 backoff = min(10.0 * 2 ** (attempt - 1), 60.0)
                 self.report(f"job {job.docker_name}: attempt {attempt} failed; retrying in {backoff:.0f} s")
                 time.sleep(backoff)
 
-    def _run_hooks(self, release: Release, pods: PodRunner, point: str, deadline: float) -> None:
+    def _run_to_completion(self, job: PodPlan, deadline: float) -> None:
+        pod_engine.start(self.engine, job, deadline, self.report)
+        readiness.wait_completed(self.engine, job, deadline)
+
+    def _run_hooks(self, release: Release, point: str, deadline: float) -> None:
         for hook in release.hooks_at(point):
             kind = hook.manifest["kind"]
             if kind in ("Secret", "ConfigMap", "ServiceAccount"):
@@ -146,45 +149,42 @@ class Runner:
                 raise LocalRunError(
                     f"{ref(hook.manifest)}: a {kind} hook is not supported by the local runner"
                 )
-            self._run_hook(release, pods, hook, point, deadline)
+            self._run_hook(release, hook, point, deadline)
 
-    def _run_hook(self, release: Release, pods: PodRunner, hook: Hook, point: str, deadline: float) -> None:
+    def _run_hook(self, release: Release, hook: Hook, point: str, deadline: float) -> None:
         (pod,) = workloads.pods_of(hook.manifest, self.namespace)
         workloads.attach_services([pod], release.of_kind("Service"), {}, self.namespace)
-        job = pods.prepare(pod)
+        job = self._plan(release, pod)
         self.report(f"hook {point} {ref(hook.manifest)} (weight {hook.weight}): running")
         try:
             if hook.manifest["kind"] == "Pod":
-                pods.start(job, deadline)
-                pods.wait_completed(job, deadline)
+                self._run_to_completion(job, deadline)
             else:
-                self._run_job(pods, job, deadline)
+                self._run_job(job, deadline)
         except LocalRunError:
             if "hook-failed" in hook.delete_policies:
-                pods.stop_pod(job.docker_name)
+                self.engine.stop_pod(job.docker_name)
             raise
         if "hook-succeeded" in hook.delete_policies:
-            pods.stop_pod(job.docker_name)
+            self.engine.stop_pod(job.docker_name)
 
     # ---- test
     def test(self, docs: list[Manifest]) -> int:
         """`helm test`: run the release's test hooks against the running pods; returns how many ran."""
         release = build_release(docs)
         admission.check(release)
-        pods = PodRunner(self.engine, release, self.report)
         deadline = time.monotonic() + self.timeout
         hooks = release.hooks_at("test")
         for hook in hooks:
-            self._run_hook(release, pods, hook, "test", deadline)
+            self._run_hook(release, hook, "test", deadline)
         return len(hooks)
 
     # ---- down / clean
     def down(self) -> None:
         """Stop and remove every pod (graceful stop first); claims and the state directory stay."""
-        runner = PodRunner(self.engine, Release(), self.report)
         pod_names = sorted(self.engine.pods())
         with ThreadPoolExecutor(max_workers=max(1, len(pod_names))) as pool:
-            list(pool.map(runner.stop_pod, pod_names))
+            list(pool.map(self.engine.stop_pod, pod_names))
         self.engine.remove_network()
         kept = ", ".join(self.engine.volume_names("claim")) or "none"
         self.report(f"stopped {len(pod_names)} pod(s); data volumes kept: {kept}")

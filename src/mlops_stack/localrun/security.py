@@ -1,4 +1,4 @@
-"""Pod and container securityContext and resources as Docker options.
+"""Pod and container securityContext as what the container runtime enforces (typed, engine-free).
 
 Where the manifest sets no user, the runner does what OpenShift's restricted-v2 SCC does: it picks an
 arbitrary high UID from the namespace range (1000680000) with primary group 0, so images are tested the way
@@ -11,7 +11,6 @@ containers get it as a supplementary group. A pod that sets fsGroup keeps its ow
 from dataclasses import dataclass
 
 from mlops_stack.localrun.errors import LocalRunError
-from mlops_stack.localrun.quantities import cpu_shares, memory_bytes, nano_cpus
 
 OPENSHIFT_STYLE_UID = 1000680000
 OPENSHIFT_STYLE_GID = 0
@@ -49,43 +48,30 @@ def fs_group_change_policy(pod_sc: dict) -> str:
     return str(pod_sc.get("fsGroupChangePolicy", "Always"))
 
 
-def docker_options(pod_sc: dict, container: dict, where: str) -> dict:
-    """Keyword arguments for `containers.create` enforcing the container's securityContext and resources."""
-    sc = container.get("securityContext") or {}
-    who = identity(pod_sc, sc, where)
-    options: dict = {"user": f"{who.uid}:{who.gid}"}
-    if who.groups:
-        options["group_add"] = [str(g) for g in who.groups]
-    if sc.get("readOnlyRootFilesystem"):
-        options["read_only"] = True
-    capabilities = sc.get("capabilities") or {}
-    if capabilities.get("drop"):
-        options["cap_drop"] = [str(c) for c in capabilities["drop"]]
-    if capabilities.get("add"):
-        options["cap_add"] = [str(c) for c in capabilities["add"]]
-    security_opt = []
-    if sc.get("allowPrivilegeEscalation") is False:
-        security_opt.append("no-new-privileges:true")
-    seccomp = sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}
-    if seccomp.get("type") == "Unconfined":
-        security_opt.append("seccomp=unconfined")
-    if security_opt:
-        options["security_opt"] = security_opt
-    options.update(_resources(container.get("resources") or {}, where))
-    return options
+@dataclass(frozen=True)
+class ContainerSecurity:
+    """A container's securityContext, pod fields merged in, as the runtime enforces it."""
+
+    user: str  # "uid:gid"
+    groups: tuple[int, ...]  # supplementary groups: the fsGroup first, then supplementalGroups
+    read_only_root: bool = False
+    cap_drop: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    no_new_privileges: bool = False  # allowPrivilegeEscalation: false
+    seccomp_unconfined: bool = False  # else the runtime's default profile (RuntimeDefault)
 
 
-def _resources(resources: dict, where: str) -> dict:
-    limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
-    options: dict = {}
-    if "memory" in limits:
-        options["mem_limit"] = memory_bytes(limits["memory"], f"{where}.resources.limits.memory")
-        # Without a swap limit Docker lets the container swap as much again; the kubelet gives no swap.
-        options["memswap_limit"] = options["mem_limit"]
-    if "cpu" in limits:
-        options["nano_cpus"] = nano_cpus(limits["cpu"], f"{where}.resources.limits.cpu")
-    if "memory" in requests:
-        options["mem_reservation"] = memory_bytes(requests["memory"], f"{where}.resources.requests.memory")
-    if "cpu" in requests:
-        options["cpu_shares"] = cpu_shares(requests["cpu"], f"{where}.resources.requests.cpu")
-    return options
+def container_security(pod_sc: dict, container_sc: dict, where: str) -> ContainerSecurity:
+    """The container's security, container fields winning over the pod's."""
+    who = identity(pod_sc, container_sc, where)
+    capabilities = container_sc.get("capabilities") or {}
+    seccomp = container_sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}
+    return ContainerSecurity(
+        user=f"{who.uid}:{who.gid}",
+        groups=who.groups,
+        read_only_root=bool(container_sc.get("readOnlyRootFilesystem")),
+        cap_drop=tuple(str(c) for c in capabilities.get("drop") or []),
+        cap_add=tuple(str(c) for c in capabilities.get("add") or []),
+        no_new_privileges=container_sc.get("allowPrivilegeEscalation") is False,
+        seccomp_unconfined=seccomp.get("type") == "Unconfined",
+    )

@@ -78,7 +78,7 @@ class Ownership:
         return mode | (self.dir_bits if directory else self.file_bits)
 
     def script(self, root: str) -> list[str]:
-        """Shell lines applying the change to the tree at `root` (as root; see pods.py for the capabilities).
+        """Shell lines applying the change to the tree at `root` (as root, pod_engine.PREP_CAPABILITIES).
 
         chgrp clears setuid/setgid of regular files (the kernel does so on every chown); the kubelet then
         restores them, because it chmods with the mode it read before its Lchown. Such files are done one
@@ -126,8 +126,10 @@ class Setup:
         return lines
 
 
-@dataclass
+@dataclass(frozen=True)
 class VolumePlan:
+    """One pod volume: the Docker volume it is, and (`setup`) how the kubelet sets it up at pod start."""
+
     name: str
     docker_name: str
     kind: str  # "pvc", "emptydir", "tmpfs" or "files"

@@ -1,12 +1,36 @@
 """Controllers, reduced to what they decide: which pods exist, their names, aliases and claims."""
 
+from dataclasses import dataclass, field
+
 from mlops_stack.localrun.errors import Refused
 from mlops_stack.localrun.manifests import Manifest, Release, ref
-from mlops_stack.localrun.pods import Pod
-from mlops_stack.localrun.probes import resolve_port
+from mlops_stack.localrun.probes import named_ports, resolve_port
 
 # Service port -> where to publish it on the host: {service name: {port: (address, host port)}}.
 Publish = dict[str, dict[int, tuple[str, int]]]
+
+
+@dataclass
+class Pod:
+    """A pod the runner will create, as the controller of its workload would (plan.py plans it)."""
+
+    name: str
+    owner: str
+    template: dict
+    namespace: str
+    restart_policy: str
+    aliases: list[str] = field(default_factory=list)
+    publish: dict[int, tuple[str, int]] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)  # volume name -> claim name (volumeClaimTemplates)
+    controller: dict = field(default_factory=dict)  # the workload's spec (a Job's backoffLimit, ...)
+
+    @property
+    def spec(self) -> dict:
+        return self.template.get("spec") or {}
+
+    @property
+    def where(self) -> str:
+        return f"{self.owner} pod {self.name}"
 
 
 def _dns_names(name: str, namespace: str) -> list[str]:
@@ -66,11 +90,11 @@ def attach_services(pods: list[Pod], services: list[Manifest], publish: Publish,
         chosen = [p for p in pods if _selects(service, _labels(p.template))]
         for pod in chosen:
             pod.aliases += _dns_names(name, namespace)
-            containers = pod.spec.get("containers") or []
+            ports = named_ports(pod.spec.get("containers") or [])
             for port in service["spec"].get("ports") or []:
                 target = port.get("targetPort", port["port"])
                 try:
-                    number = resolve_port(target, containers, f"{ref(service)} port {port['port']}")
+                    number = resolve_port(target, ports, f"{ref(service)} port {port['port']}")
                 except Exception as exc:
                     reasons.append(str(exc))
                     continue

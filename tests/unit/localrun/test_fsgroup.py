@@ -10,6 +10,7 @@ import pytest
 from mlops_stack.localrun import admission, security, volumes
 from mlops_stack.localrun.errors import Refused
 from mlops_stack.localrun.manifests import build_release
+from mlops_stack.localrun.pod_engine import security_options
 from mlops_stack.localrun.runner import Runner
 
 from .conftest import logs
@@ -38,7 +39,7 @@ def plans() -> dict[str, volumes.VolumePlan]:
 def test_restricted_v2_gives_pods_without_one_the_fs_group_1000680000() -> None:
     assert security.fs_group({}) == security.OPENSHIFT_STYLE_FS_GROUP == 1000680000
     assert security.identity({}, {}, "c").groups == (1000680000,)
-    assert security.docker_options({}, {"name": "c"}, "c")["group_add"] == ["1000680000"]
+    assert security_options(security.container_security({}, {}, "c"))["group_add"] == ["1000680000"]
     # The pod's own fsGroup wins, and comes before its supplementalGroups (as the kubelet orders them).
     explicit = {"fsGroup": G, "supplementalGroups": [5, 6]}
     assert security.fs_group(explicit) == G
