@@ -5,51 +5,22 @@ Both run as the test user from throw-away directories; nothing here talks to a m
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
+from tests.support.mlflow_users import create_user
+from tests.support.servers import free_port, http_ok, start_server, stop
+
+__all__ = ["free_port"]  # the CLI tests take it from here
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(probe, what: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        if probe():
-            return
-        time.sleep(0.3)
-    raise RuntimeError(f"{what} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        # The server runs in its own session: signal its whole process group (uvicorn workers too).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @dataclass
@@ -61,18 +32,10 @@ class MlflowServer:
     log: Path
 
     def create_user(self, username: str) -> str:
-        password = secrets.token_urlsafe(16)
-        response = requests.post(
-            f"{self.url}/api/2.0/mlflow/users/create",
-            json={"username": username, "password": password},
-            auth=(self.admin_user, self.admin_password),
-            timeout=30,
-        )
-        response.raise_for_status()
-        return password
+        return create_user(self.url, (self.admin_user, self.admin_password), username)
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop(self.process)
 
 
 def start_mlflow_server(workdir: Path) -> MlflowServer:
@@ -108,23 +71,11 @@ def start_mlflow_server(workdir: Path) -> MlflowServer:
         "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
         "--artifacts-destination", str(workdir / "artifacts"),
     ]  # fmt: skip
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
     url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return requests.get(f"{url}/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        _wait(healthy, "mlflow server", process, log, timeout=180)
-    except BaseException:
-        _stop(process)
-        raise
+    process = start_server(
+        command, what="mlflow server", log=log, cwd=workdir, env=env, ready=lambda: http_ok(f"{url}/health"),
+        timeout=180,
+    )  # fmt: skip
     return MlflowServer(url, "admin", admin_password, process, log)
 
 
@@ -183,13 +134,6 @@ class LocalSshd:
         )
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege-separation directory
-        with self.log.open("a") as out:
-            self.process = subprocess.Popen(
-                [SSHD, "-D", "-e", "-f", str(config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
 
         def listening() -> bool:
             try:
@@ -198,11 +142,14 @@ class LocalSshd:
             except OSError:
                 return False
 
-        _wait(listening, "sshd", self.process, self.log, timeout=30)
+        self.process = start_server(
+            [SSHD, "-D", "-e", "-f", str(config)], what="sshd", log=self.log, ready=listening, timeout=30,
+            append=True,
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop(self.process)
             self.process = None
 
 
@@ -212,7 +159,7 @@ class PrefectServer:
     process: subprocess.Popen
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop(self.process)
 
 
 def start_prefect_server(workdir: Path) -> PrefectServer:
@@ -236,21 +183,9 @@ def start_prefect_server(workdir: Path) -> PrefectServer:
         "--port",
         str(port),
     ]
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
     api_url = f"http://127.0.0.1:{port}/api"
-
-    def healthy() -> bool:
-        try:
-            return requests.get(f"{api_url}/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        _wait(healthy, "prefect server", process, log, timeout=180)
-    except BaseException:
-        _stop(process)
-        raise
+    process = start_server(
+        command, what="prefect server", log=log, cwd=workdir, env=env,
+        ready=lambda: http_ok(f"{api_url}/health"), timeout=180,
+    )  # fmt: skip
     return PrefectServer(api_url, process)
