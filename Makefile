@@ -97,11 +97,11 @@ test-images: venv images ## Image and SFTP store tests (real containers).
 
 .PHONY: test-stack
 test-stack: venv tools images ## End-to-end: the whole stack from the rendered chart, a real client workflow.
-	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/stack
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/workflow -m stack
 
 .PHONY: test-kind
-test-kind: venv tools ## The same workflow on a kind cluster (needs KUBECONFIG pointing at it).
-	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/kind
+test-kind: venv tools ## The same workflow suite on a kind cluster (needs KUBECONFIG pointing at it).
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/workflow -m "not stack"
 
 .PHONY: bench
 bench: venv images ## Artifact store benchmark (prints a table).

@@ -22,9 +22,6 @@ import contextlib
 import os
 import re
 import socket
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -34,6 +31,7 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
+from tests.support.servers import http_ok, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_YAML = REPO_ROOT / "charts" / "mlops-stack" / "Chart.yaml"
@@ -125,13 +123,13 @@ class RestrictedContainer:
         self, probe: Callable[[], bool], what: str, timeout: float = 60, interval: float = 0.3
     ) -> None:
         """Poll `probe` until it returns True; fail early when the container exits."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_running()
-            if probe():
-                return
-            time.sleep(interval)
-        raise self._fail(f"{what} not ready after {timeout:.0f} s")
+        wait_until(
+            probe,
+            timeout=timeout,
+            interval=interval,
+            check=self._check_running,
+            timed_out=lambda: self._fail(f"{what} not ready after {timeout:.0f} s"),
+        )
 
     def wait_for_port(self, port: int, timeout: float = 60) -> None:
         def open_() -> bool:
@@ -148,13 +146,7 @@ class RestrictedContainer:
 
     def wait_for_http(self, port: int, path: str = "/", timeout: float = 90, status: int = 200) -> None:
         def answers() -> bool:
-            try:
-                with urllib.request.urlopen(self.url(port, path), timeout=2) as resp:  # noqa: S310 (http only)
-                    return resp.status == status
-            except urllib.error.HTTPError as err:
-                return err.code == status
-            except (OSError, ValueError):
-                return False
+            return http_ok(self.url(port, path), status=status)
 
         self.wait_for(answers, f"HTTP {path} on port {port} answering {status}", timeout, interval=0.5)
 

@@ -1,7 +1,7 @@
 """The data scientist's workflow, step by step, against any running stack.
 
-Every function takes the stack's endpoints, so the same steps run against the local stack (tests/stack)
-and against a cluster through port-forwards (tests/kind). Each step runs the real client the way a person
+Every function takes the stack's endpoints, so the same steps run against every target of tests/workflow:
+the local stack, and a cluster through port-forwards. Each step runs the real client the way a person
 would (git, `mlops`, `dvc`, `python train.py` from examples/), in a `Workstation` with its own HOME, so
 MLflow credentials, the SSH host-key pin and the Prefect profile land in a throw-away place.
 

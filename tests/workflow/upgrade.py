@@ -1,7 +1,7 @@
 """Data and evidence for the upgrade test (scripts/ci-upgrade-test), on a kind cluster:
 
-    python -m tests.kind.upgrade seed   --release R --namespace NS --state DIR
-    python -m tests.kind.upgrade verify --release R --namespace NS --state DIR --migration-pods FILE
+    python -m tests.workflow.upgrade seed   --release R --namespace NS --state DIR
+    python -m tests.workflow.upgrade verify --release R --namespace NS --state DIR --migration-pods FILE
 
 `seed` runs against the previous release: through a port-forward and with the admin credentials it logs
 a run (param, metric, artifact on SFTP), registers a model version with an alias and creates an MLflow
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import sys
 import tempfile
 import uuid
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
+from tests.support.mlflow_users import create_user
 
 from . import cluster
 
@@ -66,14 +66,8 @@ def seed_data(tracking_uri: str, admin: cluster.AdminCredentials) -> dict[str, A
     client.create_registered_model(model)
     version = client.create_model_version(model, f"{run.info.artifact_uri}/{ARTIFACT}", run.info.run_id)
     client.set_registered_model_alias(model, "champion", version.version)
-    user, password = f"ds-{marker[:8]}", secrets.token_urlsafe(16)
-    created = requests.post(
-        f"{tracking_uri}/api/2.0/mlflow/users/create",
-        json={"username": user, "password": password},
-        auth=(admin.username, admin.password),
-        timeout=30,
-    )
-    created.raise_for_status()
+    user = f"ds-{marker[:8]}"
+    password = create_user(tracking_uri, (admin.username, admin.password), user)
     made.update(run_id=run.info.run_id, model=model, version=version.version, user=user, password=password)
     return made
 
@@ -186,11 +180,7 @@ def timestamp(value: str) -> datetime:
 def backup_problems(kubeconfig: Path, release: str, namespace: str, made: dict[str, Any]) -> list[str]:
     """The newest pre-upgrade dump of the tracking database holds the experiment seeded before."""
     claim = cluster.component_name(kubeconfig, "pvc", "backup", release, namespace)
-    statefulset = cluster.component_name(kubeconfig, "statefulset", "postgresql", release, namespace)
-    got = cluster.kubectl(
-        kubeconfig, "get", "statefulset", statefulset, "--namespace", namespace, "--output=json"
-    )
-    image = json.loads(got.stdout)["spec"]["template"]["spec"]["containers"][0]["image"]
+    image = cluster.image_of(kubeconfig, "statefulset", "postgresql", release, namespace)
     script = (
         'f="$(ls -1t /backups/mlflow-pre-upgrade-*.dump | head -n 1)"; echo "dump: $f"; '
         'pg_restore --data-only --table=experiments --file=- "$f" | grep -F -- "$0"'
@@ -208,7 +198,7 @@ def backup_problems(kubeconfig: Path, release: str, namespace: str, made: dict[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.kind.upgrade", description=__doc__.split("\n\n")[0]
+        prog="python -m tests.workflow.upgrade", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("step", choices=["seed", "verify"])
     parser.add_argument("--release", required=True)

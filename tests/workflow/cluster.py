@@ -1,9 +1,14 @@
-"""The kind cluster the kind tests and the upgrade test run against: finding it, helm, and port-forwards.
+"""The kind cluster the `cluster` target and the upgrade test run against: finding it, reading its
+objects, helm, and port-forwards.
 
 `scripts/kind-up` creates the cluster, writes its kubeconfig to .cache/kind/kubeconfig and installs the
 chart as release `mlops-stack` in namespace `mlops-stack` (KIND_RELEASE / KIND_NAMESPACE change both).
-Nothing here creates a cluster: without a reachable kind cluster the kind tests skip, with the reason
+Nothing here creates a cluster: without a reachable kind cluster the `cluster` tests skip, with the reason
 `unreachable_reason()` gives, computed once per session.
+
+Kubernetes objects are read, and the check pods run, with the official `kubernetes` client; objects come
+back as the API's JSON (camelCase keys, what `kubectl get -o json` prints). helm and `kubectl
+port-forward` stay command-line tools (see `port_forward`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import subprocess
 import tempfile
 import time
@@ -22,7 +28,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "mlops-stack"
@@ -37,13 +46,14 @@ NAMESPACE = os.environ.get("KIND_NAMESPACE") or "mlops-stack"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 # The UID tests/kind/values.yaml runs the stack as, like OpenShift's restricted-v2 would (group 0), also
-# its fsGroup.
+# its fsGroup. (That values file stays at the path earlier releases have it: scripts/ci-upgrade-test reads
+# it at their tags.)
 OPENSHIFT_STYLE_UID = 1000680000
 # The chart's default application role and tracking database (tests/kind/values.yaml keeps them).
 DB_USER = "mlflow"
 DB_NAME = "mlflow"
 
-# Set by tests/kind/conftest.py from pytest's --kubeconfig option (pytest-helm-charts registers it).
+# Set by tests/workflow/conftest.py from pytest's --kubeconfig option (pytest-helm-charts registers it).
 explicit_kubeconfig: str | None = None
 
 
@@ -78,35 +88,56 @@ def find_kubeconfig() -> tuple[Path | None, list[str]]:
     return None, checked
 
 
-def kubectl(
-    kubeconfig: Path, *args: str, timeout: float = 60, input_text: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+@functools.cache
+def api_client(kubeconfig: Path, retries: bool = True) -> ApiClient:
+    """The kubernetes client for `kubeconfig` (one per file); `retries=False` fails on the first error."""
+    # Imported here: without a cluster the suite only computes its skip, and the client takes a while.
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    if not retries:
+        configuration.retries = False
+    return client.ApiClient(configuration)
+
+
+def core(kubeconfig: Path) -> Any:
+    from kubernetes.client import CoreV1Api
+
+    return CoreV1Api(api_client(kubeconfig))
+
+
+def as_json(kubeconfig: Path, obj: Any) -> Any:
+    """A client model as the API's JSON (camelCase keys), as `kubectl get -o json` prints it."""
+    return api_client(kubeconfig).sanitize_for_serialization(obj)
 
 
 @functools.cache
 def unreachable_reason() -> str | None:
-    """None when a kind cluster answers, else why the kind tests skip (what was checked, how to run)."""
+    """None when a kind cluster answers, else why the cluster tests skip (what was checked, how to run)."""
     kubeconfig, checked = find_kubeconfig()
     if kubeconfig is None:
         return f"no kind cluster: no kubeconfig found ({'; '.join(checked)}). {HOW_TO_RUN}"
+    if shutil.which("kubectl") is None:
+        return (
+            f"kubectl is not installed, so the Services of the cluster in {kubeconfig} cannot be "
+            f"port-forwarded. {HOW_TO_RUN}"
+        )
+    from kubernetes.client import CoreV1Api
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config import ConfigException
+    from urllib3.exceptions import HTTPError
+
     try:
-        result = kubectl(kubeconfig, "get", "nodes", "--output=json", "--request-timeout=10s", timeout=30)
-    except FileNotFoundError:
-        return f"kubectl is not installed, so the cluster in {kubeconfig} cannot be reached. {HOW_TO_RUN}"
-    except subprocess.TimeoutExpired:
-        return f"the cluster in {kubeconfig} did not answer within 30 s. {HOW_TO_RUN}"
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"the cluster in {kubeconfig} does not answer (kubectl get nodes: {last}). {HOW_TO_RUN}"
-    providers = {n["spec"].get("providerID", "") for n in json.loads(result.stdout)["items"]}
+        nodes = CoreV1Api(api_client(kubeconfig, retries=False)).list_node(_request_timeout=(10, 20))
+    except ConfigException as err:
+        return f"the kubeconfig {kubeconfig} cannot be used ({err}). {HOW_TO_RUN}"
+    except ApiException as err:
+        answer = f"{err.status} {err.reason}"
+        return f"the cluster in {kubeconfig} does not answer (list nodes: {answer}). {HOW_TO_RUN}"
+    except HTTPError as err:
+        return f"the cluster in {kubeconfig} does not answer (list nodes: {err}). {HOW_TO_RUN}"
+    providers = {n.spec.provider_id or "" for n in nodes.items}
     if not providers or not all(p.startswith("kind://") for p in providers):
         return (
             f"the cluster in {kubeconfig} is not a kind cluster (node providerIDs {sorted(providers)}); "
@@ -182,12 +213,68 @@ def ensure_release(kubeconfig: Path, release: str = RELEASE, namespace: str = NA
         raise RuntimeError(f"helm upgrade --install {release} failed:\n{result.stdout}\n{result.stderr}")
 
 
+# kind (as the tests name it) -> (client API class, the name its methods give the resource).
+RESOURCES = {
+    "pods": ("CoreV1Api", "pod"),
+    "pvc": ("CoreV1Api", "persistent_volume_claim"),
+    "service": ("CoreV1Api", "service"),
+    "secret": ("CoreV1Api", "secret"),
+    "deployment": ("AppsV1Api", "deployment"),
+    "statefulset": ("AppsV1Api", "stateful_set"),
+}
+
+
+def api_for(kubeconfig: Path, kind: str) -> tuple[Any, str]:
+    import kubernetes.client
+
+    api_class, resource = RESOURCES[kind]
+    return getattr(kubernetes.client, api_class)(api_client(kubeconfig)), resource
+
+
 def objects(kubeconfig: Path, kind: str, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+    """The namespace's objects of `kind` with all of `selector`'s labels, as JSON."""
+    api, resource = api_for(kubeconfig, kind)
     labels = ",".join(f"{k}={v}" for k, v in selector.items())
-    result = kubectl(kubeconfig, "get", kind, "--namespace", namespace, "--selector", labels, "--output=json")
-    if result.returncode != 0:
-        raise RuntimeError(f"kubectl get {kind} -l {labels}: {result.stderr}")
-    return json.loads(result.stdout)["items"]
+    found = getattr(api, f"list_namespaced_{resource}")(namespace, label_selector=labels)
+    return as_json(kubeconfig, found)["items"]
+
+
+def read(kubeconfig: Path, kind: str, name: str, namespace: str) -> dict[str, Any]:
+    """One namespaced object, as JSON."""
+    api, resource = api_for(kubeconfig, kind)
+    return as_json(kubeconfig, getattr(api, f"read_namespaced_{resource}")(name, namespace))
+
+
+def storage_classes(kubeconfig: Path) -> list[dict[str, Any]]:
+    from kubernetes.client import StorageV1Api
+
+    return as_json(kubeconfig, StorageV1Api(api_client(kubeconfig)).list_storage_class())["items"]
+
+
+def image_of(kubeconfig: Path, kind: str, component: str, release: str, namespace: str) -> str:
+    """The first container's image of the release's one <kind> (deployment, statefulset) of a component."""
+    name = component_name(kubeconfig, kind, component, release, namespace)
+    return read(kubeconfig, kind, name, namespace)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def exec_in(kubeconfig: Path, namespace: str, pod: dict[str, Any], command: list[str]) -> tuple[str, str]:
+    """Run `command` in a running pod's default container (the one `kubectl exec` picks); (stdout, stderr)."""
+    from kubernetes.stream import stream
+
+    annotations = pod["metadata"].get("annotations") or {}
+    container = (
+        annotations.get("kubectl.kubernetes.io/default-container") or pod["spec"]["containers"][0]["name"]
+    )
+    session = stream(
+        core(kubeconfig).connect_get_namespaced_pod_exec, pod["metadata"]["name"], namespace,
+        container=container, command=command, stdin=False, stdout=True, stderr=True, tty=False,
+        _preload_content=False,
+    )  # fmt: skip
+    try:
+        session.run_forever(timeout=60)
+        return session.read_stdout(), session.read_stderr()
+    finally:
+        session.close()
 
 
 def component_name(kubeconfig: Path, kind: str, component: str, release: str, namespace: str) -> str:
@@ -214,10 +301,7 @@ def admin_credentials(
 ) -> AdminCredentials:
     """The MLflow admin user and password from the Secret the chart generated."""
     name = component_name(kubeconfig, "service", "mlflow", release, namespace)
-    result = kubectl(kubeconfig, "get", "secret", name, "--namespace", namespace, "--output=json")
-    if result.returncode != 0:
-        raise RuntimeError(f"cannot read the MLflow admin Secret {name}: {result.stderr}")
-    data = json.loads(result.stdout)["data"]
+    data = read(kubeconfig, "secret", name, namespace)["data"]
     return AdminCredentials(
         username=base64.b64decode(data["admin-username"]).decode(),
         password=base64.b64decode(data["admin-password"]).decode(),
@@ -231,7 +315,12 @@ FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
 def port_forward(
     kubeconfig: Path, namespace: str, service: str, port: int, timeout: float = 60
 ) -> Iterator[int]:
-    """`kubectl port-forward svc/<service> :<port>`; yields the local port on 127.0.0.1."""
+    """`kubectl port-forward svc/<service> :<port>`; yields the local port on 127.0.0.1.
+
+    kubectl, not the client's `portforward`: that one hands this process a socket per connection to one
+    pod, while the workflow's own processes (`mlops`, `dvc`, `python train.py`) need a listening port on
+    127.0.0.1 that reaches the Service, which is what `kubectl port-forward` gives.
+    """
     proc = subprocess.Popen(
         ["kubectl", "--kubeconfig", str(kubeconfig), "--namespace", namespace, "port-forward",
          "--address", "127.0.0.1", f"svc/{service}", f":{port}"],
@@ -301,32 +390,26 @@ def run_pod(
             }],
         },
     }  # fmt: skip
-    created = kubectl(kubeconfig, "apply", "--filename", "-", input_text=json.dumps(pod))
-    if created.returncode != 0:
-        raise RuntimeError(f"cannot create pod {name}: {created.stderr}")
+    api = core(kubeconfig)
+    api.create_namespaced_pod(namespace, pod)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            got = kubectl(kubeconfig, "get", "pod", name, "--namespace", namespace, "--output=json")
-            status = json.loads(got.stdout)["status"]
+            status = read(kubeconfig, "pods", name, namespace)["status"]
             if status.get("phase") in ("Succeeded", "Failed"):
                 code = status["containerStatuses"][0]["state"]["terminated"]["exitCode"]
-                log = kubectl(kubeconfig, "logs", name, "--namespace", namespace).stdout
-                return code, log
+                return code, api.read_namespaced_pod_log(name, namespace)
             time.sleep(2)
         raise TimeoutError(f"pod {name} did not finish within {timeout:.0f} s")
     finally:
-        kubectl(kubeconfig, "delete", "pod", name, "--namespace", namespace, "--wait=false")
+        api.delete_namespaced_pod(name, namespace)
 
 
 def sftp_host_key_fingerprint(kubeconfig: Path, release: str = RELEASE, namespace: str = NAMESPACE) -> str:
     """SHA256 fingerprint of the SFTP server's host key, from the chart's Secret (what NOTES.txt tells
     a data scientist to compare with), so `mlops init` pins it instead of trusting the first answer."""
     name = component_name(kubeconfig, "secret", "sftp", release, namespace)
-    result = kubectl(kubeconfig, "get", "secret", name, "--namespace", namespace, "--output=json")
-    if result.returncode != 0:
-        raise RuntimeError(f"cannot read the SFTP host key Secret {name}: {result.stderr}")
-    private = base64.b64decode(json.loads(result.stdout)["data"]["ssh_host_ecdsa_key"])
+    private = base64.b64decode(read(kubeconfig, "secret", name, namespace)["data"]["ssh_host_ecdsa_key"])
     with tempfile.TemporaryDirectory() as tmp:
         key = Path(tmp, "host_key")
         key.write_bytes(private)
