@@ -29,6 +29,10 @@ $(PYTHON): pyproject.toml requirements/dev.lock
 	$(VENV)/bin/uv pip install --python $(PYTHON) --no-deps -e .
 	@touch $(PYTHON)
 
+.PHONY: host-deps
+host-deps: ## Debian packages the build and the tests call (docker.io, openssh-server, npm...; skips those present).
+	scripts/install-host-deps
+
 .PHONY: venv
 venv: $(PYTHON) ## Python virtualenv with the package, its extras and the test tools (from the lock).
 
@@ -84,7 +88,7 @@ docs: venv ## Regenerate the chart README's values table and example values (tes
 	$(PYTHON) tests/unit/chart/values_doc.py --write
 
 .PHONY: test
-test: venv tools images lint ## Every test: chart, CLI, images, SFTP store, whole stack (kind tests skip without kind).
+test: host-deps venv tools images lint ## Every test: chart, CLI, images, SFTP store, whole stack (kind tests skip without kind).
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
 
 .PHONY: test-unit
