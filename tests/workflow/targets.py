@@ -1,8 +1,11 @@
 """The two places the workflow suite runs against, behind one small interface.
 
 `LocalStack`: the whole stack from the rendered chart on the local Docker engine (`make up`,
-scripts/stack-up). A stack that already answers (a developer's `make up`) is reused as it is; one this
-session started is stopped again at the end with `make down` (data kept), unless KEEP_STACK=1.
+scripts/stack-up), as a stack of its own beside a developer's `make up`: its own Docker project
+(`mlops-stack-tests`), state directory (`.stack-tests/`) and ports (15000, 12222), each overridable with
+the same variables as `make up` (PROJECT, STACK_DIR, MLFLOW_PORT, SFTP_PORT). It starts from nothing
+(`make clean` of that project first), so leftovers of an interrupted run cannot make it pass or fail, and
+is removed at the end, unless KEEP_STACK=1, which keeps it running for the next session to reuse.
 
 `KindCluster`: the chart installed on the kind cluster a kubeconfig names (scripts/kind-up, or installed
 here), reached through `kubectl port-forward`; `helm test` runs with the helm CLI.
@@ -26,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 import pytest
+from mlops_stack.localrun.plan import docker_name
 from tests.support.servers import http_ok
 from tests.support.workflow import Endpoints
 
@@ -96,25 +100,39 @@ def sftp_session(endpoints: Endpoints, known_hosts: Path) -> paramiko.SFTPClient
 
 class LocalStack(Target):
     name = "local"
-    STACK_DIR = REPO_ROOT / ".stack"
+    PROJECT = os.environ.get("PROJECT", "mlops-stack-tests")
+    STACK_DIR = Path(os.environ.get("STACK_DIR", REPO_ROOT / ".stack-tests")).resolve()
     BIND = os.environ.get("BIND_ADDRESS", "127.0.0.1")
-    MLFLOW_PORT = int(os.environ.get("MLFLOW_PORT", "5000"))
-    SFTP_PORT = int(os.environ.get("SFTP_PORT", "2222"))
+    MLFLOW_PORT = int(os.environ.get("MLFLOW_PORT", "15000"))
+    SFTP_PORT = int(os.environ.get("SFTP_PORT", "12222"))
     TRACKING_URI = f"http://{BIND}:{MLFLOW_PORT}"
-    SFTP_VOLUME = "mlops-stack-sftp"
+    SFTP_VOLUME = docker_name(PROJECT, "mlops-stack-sftp")
 
     def __init__(self, up_output: str) -> None:
-        self.up_output = up_output  # what `make up` printed ("" when a running stack was reused)
+        self.up_output = up_output  # what `make up` printed ("" when a kept stack was reused)
         self.endpoints = self.read_endpoints()
 
     @classmethod
-    def healthy(cls) -> bool:
-        return http_ok(f"{cls.TRACKING_URI}/health", timeout=3)
+    def env(cls) -> dict[str, str]:
+        """What `make up`, `make down` and `make clean` read to run this stack and not another."""
+        return {
+            **os.environ,
+            "PROJECT": cls.PROJECT,
+            "STACK_DIR": str(cls.STACK_DIR),
+            "MLFLOW_PORT": str(cls.MLFLOW_PORT),
+            "SFTP_PORT": str(cls.SFTP_PORT),
+        }
 
-    @staticmethod
-    def make(target: str) -> str:
+    @classmethod
+    def reusable(cls) -> bool:
+        """A stack this suite kept (KEEP_STACK=1) that still answers."""
+        kept = (cls.STACK_DIR / "release.json").exists()
+        return kept and http_ok(f"{cls.TRACKING_URI}/health", timeout=3)
+
+    @classmethod
+    def make(cls, target: str) -> str:
         """`make up` / `make down` as a user runs them (images are built by `make test` before the tests)."""
-        env = {**os.environ, "SKIP_IMAGES": "1"}
+        env = {**cls.env(), "SKIP_IMAGES": "1", "FORCE": "1"}
         command = ["make", "--no-print-directory", target]
         done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -145,11 +163,13 @@ class LocalStack(Target):
     @classmethod
     @contextlib.contextmanager
     def running(cls) -> Iterator[LocalStack]:
-        started = not cls.healthy()
+        started = not cls.reusable()
+        if started:
+            cls.make("clean")
         output = cls.make("up") if started else ""
         yield cls(output)
-        if started and os.environ.get("KEEP_STACK") != "1":
-            cls.make("down")
+        if os.environ.get("KEEP_STACK") != "1":
+            cls.make("clean")
 
     def down_and_up(self) -> str:
         """`make down && make up` (data kept); returns what `make up` printed."""
@@ -160,7 +180,7 @@ class LocalStack(Target):
         done = subprocess.run(
             [str(REPO_ROOT / "scripts" / "stack-up"), "--test"],
             cwd=REPO_ROOT,
-            env={**os.environ, "TIMEOUT": "600"},
+            env={**self.env(), "TIMEOUT": "600"},
             capture_output=True,
             text=True,
             check=False,

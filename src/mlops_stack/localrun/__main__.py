@@ -153,6 +153,8 @@ def cli(argv: list[str] | None = None) -> int:
         timeout = getattr(args, "timeout", 600)
         runner = Runner(args.project, state_dir, getattr(args, "namespace", "default"), timeout,
                         report=_report)  # fmt: skip
+        if args.command == "up":
+            runner.refuse_data_without_its_secrets()
         docs = runner.state.keep_generated(*rendered) if rendered is not None else []
         if args.command == "up":
             runner.up(docs, publish)

@@ -41,6 +41,24 @@ class Runner:
         return plan_pod(pod, release, self.engine.project, self.engine.image_id)
 
     # ---- up
+    def refuse_data_without_its_secrets(self) -> None:
+        """Data volumes of this project but no generated secrets in the state directory: refuse.
+
+        The databases on those volumes were made with passwords this state directory no longer holds (it
+        was deleted, or this is another checkout), so a new set would be generated and every login of the
+        stack would fail. On a cluster the Secrets live beside the data; here they live in the state dir.
+        """
+        claims = self.engine.volume_names("claim")
+        if claims and not self.state.has_generated():
+            raise LocalRunError(
+                f"the Docker engine holds data volumes of project {self.engine.project!r} "
+                f"({', '.join(sorted(claims))}) but {self.state.directory} has none of the passwords they "
+                "were made with (generated-secrets.json is missing), so the stack would refuse every login.\n"
+                f"  keep the data: put back the state directory that made them (e.g. from another checkout)\n"
+                f"  start over:    `make clean FORCE=1` removes those volumes (all runs, models and data)\n"
+                f"  both:          run this stack under another name, e.g. `PROJECT=mlops-stack-2 make up`"
+            )
+
     def up(self, docs: list[Manifest], publish: workloads.Publish | None = None) -> str:
         """Install or upgrade; returns which one it was."""
         release = build_release(docs)

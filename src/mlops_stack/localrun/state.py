@@ -53,6 +53,9 @@ class State:
         return list(_read(self.directory / RELEASE_FILE).get("manifests", []))
 
     # ---- generated values
+    def has_generated(self) -> bool:
+        return (self.directory / SECRETS_FILE).exists()
+
     def secret_value(self, name: str, key: str, kind: str = "Secret") -> bytes | None:
         stored = _read(self.directory / SECRETS_FILE).get(f"{kind}/{name}", {})
         return base64.b64decode(stored[key]) if key in stored else None

@@ -1,8 +1,11 @@
 """Helm's order on the engine: hooks by point and weight, install then upgrade, claims kept by `down`."""
 
+import shutil
+
 import docker
 import pytest
 
+from mlops_stack.localrun.errors import LocalRunError
 from mlops_stack.localrun.runner import Runner
 
 from .conftest import volume_file
@@ -89,3 +92,28 @@ def test_hooks_install_upgrade_and_claims_across_down(
     assert removed == [f"{runner.engine.project}-journal"]
     assert runner.engine.volume_names() == []
     assert runner.up(release(toolbox)) == "install"
+
+
+def test_data_whose_secrets_are_gone_is_refused_by_name_and_kept(
+    runner: Runner, toolbox: str, docker_client: docker.DockerClient
+) -> None:
+    """A deleted state directory (or a new checkout) must not start over on the old data with new passwords."""
+    docs = release(toolbox)
+    runner.state.keep_generated(docs, None)
+    runner.up(docs)
+    runner.down()
+    runner.refuse_data_without_its_secrets()  # its own state: accepted
+
+    shutil.rmtree(runner.state.directory)
+    volume = runner.engine.name("journal")
+    with pytest.raises(LocalRunError) as refused:
+        runner.refuse_data_without_its_secrets()
+    assert str(refused.value).splitlines() == [
+        f"the Docker engine holds data volumes of project {runner.engine.project!r} ({volume}) but "
+        f"{runner.state.directory} has none of the passwords they were made with (generated-secrets.json is "
+        "missing), so the stack would refuse every login.",
+        "  keep the data: put back the state directory that made them (e.g. from another checkout)",
+        "  start over:    `make clean FORCE=1` removes those volumes (all runs, models and data)",
+        "  both:          run this stack under another name, e.g. `PROJECT=mlops-stack-2 make up`",
+    ]
+    assert journal(docker_client, toolbox, runner)[:2] == ["pre-install-early", "pre-install-late"]
