@@ -61,5 +61,7 @@ def test_http_port_given_as_sftp_port_prints_only_the_message(mlflow_server, ali
     result = _mlops(args, alice.password + "\n", client_home)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"mlops init: error: 127.0.0.1:{http_port} did not complete an SSH handshake (")
+    assert lines[0].startswith(
+        f"mlops init: error: 127.0.0.1:{http_port} did not complete an SSH handshake ("
+    )
     assert lines[1:] == ["  fix: check that --sftp-port is the SFTP server's SSH port (the stack uses 2222)"]
