@@ -7,11 +7,13 @@ import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
 from ..client import config as cfg
 from ..client.credentials import current_login, env_overrides
+from ..client.dvc_project_path import DVC_BASE
 from ..client.dvc_remote import find_dvc_root, read_remote, remote_url
 from ..client.errors import ClientError
 from ..client.host_key import check_against_pin, fetch_host_key, pinned_key_types
@@ -157,7 +159,8 @@ def _dvc_check(conf: cfg.ClientConfig) -> CheckResult:
         state = read_remote(root, name)
     except ClientError as err:
         return CheckResult(FAIL, "dvc remote", err.message, err.fix)
-    expected = remote_url(conf.sftp, conf.dvc_remote_path)
+    # The directory is the project's own (see client/dvc_project_path); the server part must be ours.
+    expected = remote_url(conf.sftp, urlsplit(state.url).path if state.url else DVC_BASE)
     if state.url != expected:
         found = f"is {state.url}" if state.url else "does not exist"
         return CheckResult(
