@@ -430,7 +430,9 @@ def test_an_extra_ca_bundle_is_used_by_the_build_and_kept_out_of_the_image(
     bundle.write_bytes(pem)
     prefix = f"img-ca-{sandbox.prefix.rstrip('-')}"
     result = _build_images({"EXTRA_CA_BUNDLE": str(bundle), "IMAGE_PREFIX": prefix}, "mlflow")
-    ref = image_ref("mlflow").replace("mlops-stack/", f"{prefix}/", 1)
+    # Only the prefix differs (IMAGE_PREFIX may be set: replacing "mlops-stack/" would then leave the
+    # caller's own image as `ref`, which the `finally` below force-removes).
+    ref = f"{prefix}/{image_ref('mlflow').rsplit('/', 1)[1]}"
     try:
         assert result.returncode == 0, result.stderr[-3000:]
         assert f"{ref} " in result.stdout

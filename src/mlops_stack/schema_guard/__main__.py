@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import version
 
 import sqlalchemy.exc
 
@@ -26,8 +27,6 @@ RESTORE = (
 
 
 def main() -> int:
-    import mlflow
-
     stores = mlflow_stores()
     urls = {
         "tracking": os.environ["SCHEMA_GUARD_TRACKING_URI"],
@@ -48,7 +47,7 @@ def main() -> int:
     if not problems:
         return 0
     print(
-        f"schema guard: {' and '.join(problems)}, which MLflow {mlflow.__version__} in this image does not "
+        f"schema guard: {' and '.join(problems)}, which MLflow {version('mlflow')} in this image does not "
         f"know: {RESTORE}",
         file=sys.stderr,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +21,15 @@ class SchemaStore:
 
 
 def mlflow_stores() -> dict[str, SchemaStore]:
-    import mlflow.server.auth.db.utils as auth_db
-    import mlflow.store.db.utils as tracking_db
-
-    tracking_scripts = Path(tracking_db.__file__).resolve().parents[1] / "db_migrations"
+    """Found as files of the installed package: importing mlflow.server would start its app's imports
+    (seconds, and library warnings in the server's log) only to learn two directory names."""
+    package = Path(importlib.util.find_spec("mlflow").origin).parent
     return {
-        "tracking": SchemaStore("tracking", tracking_scripts, "alembic_version"),
+        "tracking": SchemaStore("tracking", package / "store" / "db_migrations", "alembic_version"),
         # MLflow's basic-auth migrations keep their revision in a table of their own (their env.py).
-        "auth": SchemaStore("auth", Path(auth_db._get_alembic_dir()), "alembic_version_auth"),
+        "auth": SchemaStore(
+            "auth", package / "server" / "auth" / "db" / "migrations", "alembic_version_auth"
+        ),
     }
 
 
