@@ -13,7 +13,6 @@ import requests
 
 from ..client import config as cfg
 from ..client.credentials import current_login, env_overrides
-from ..client.dvc_project_path import DVC_BASE
 from ..client.dvc_remote import find_dvc_root, read_remote, remote_url
 from ..client.errors import ClientError
 from ..client.host_key import check_against_pin, fetch_host_key, pinned_key_types
@@ -159,12 +158,13 @@ def _dvc_check(conf: cfg.ClientConfig) -> CheckResult:
         state = read_remote(root, name)
     except ClientError as err:
         return CheckResult(FAIL, "dvc remote", err.message, err.fix)
+    if not state.url:
+        return CheckResult(FAIL, "dvc remote", f"remote {name!r} does not exist", "run `mlops init` here")
     # The directory is the project's own (see client/dvc_project_path); the server part must be ours.
-    expected = remote_url(conf.sftp, urlsplit(state.url).path if state.url else DVC_BASE)
+    expected = remote_url(conf.sftp, urlsplit(state.url).path)
     if state.url != expected:
-        found = f"is {state.url}" if state.url else "does not exist"
         return CheckResult(
-            FAIL, "dvc remote", f"remote {name!r} {found}, expected {expected}", "run `mlops init`"
+            FAIL, "dvc remote", f"remote {name!r} is {state.url}, expected {expected}", "run `mlops init`"
         )
     if state.keyfile != conf.sftp.identity_file:
         return CheckResult(

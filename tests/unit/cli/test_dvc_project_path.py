@@ -111,3 +111,24 @@ def test_two_projects_gc_leaves_the_other_projects_data(mlops, init_args, alice,
     dvc(roots["wine"], "cache", "dir", "--local", str(tmp_path / "fresh-cache"))
     dvc(roots["wine"], "pull", "-q")
     assert (roots["wine"] / "wine.csv").read_text() == "wine data\n"
+
+
+def test_doctor_names_a_missing_remote_and_a_foreign_server(mlops, init_args, alice, dvc_project, sshd):
+    assert mlops(*_args_without_path(init_args), stdin=alice.password + "\n").code == 0
+    dvc(
+        dvc_project,
+        "remote",
+        "modify",
+        "storage",
+        "url",
+        "ssh://mlops@elsewhere.example.org:22/data/dvc/project",
+    )
+    line = next(x for x in mlops("doctor").out.splitlines() if "dvc remote" in x)
+    assert line == (
+        "FAIL  dvc remote         remote 'storage' is ssh://mlops@elsewhere.example.org:22/data/dvc/project, "
+        f"expected ssh://{sshd.user}@127.0.0.1:{sshd.port}/data/dvc/project -> run `mlops init`"
+    )
+    dvc(dvc_project, "remote", "remove", "--local", "storage")  # the key file setting, then the remote
+    dvc(dvc_project, "remote", "remove", "storage")
+    line = next(x for x in mlops("doctor").out.splitlines() if "dvc remote" in x)
+    assert line == "FAIL  dvc remote         remote 'storage' does not exist -> run `mlops init` here"
