@@ -33,6 +33,7 @@ ADMIN = "admin"
 TMPFS = {"/tmp": "size=256m"}
 SECRETS = "/etc/mlflow-secrets"
 SFTP_SECRETS = "/etc/mlflow-sftp"
+METRICS_DIR = "/run/mlflow-metrics"  # the chart's emptyDir shared by the server and its metrics container
 
 
 @dataclass
@@ -101,8 +102,13 @@ def start_sftp_with_known_host_key(
     return sftp, f"[sftp]:2222 {host_key.public_line}\n"
 
 
-def start_stack(sandbox: Sandbox, mount_root: Path, kubelet: Kubelet | None = None) -> MLflowStack:
-    """PostgreSQL, SFTP and the MLflow server; in pods the `kubelet` prepares (with its fsGroup) if given."""
+def start_stack(
+    sandbox: Sandbox, mount_root: Path, kubelet: Kubelet | None = None, metrics_dir: Path | None = None
+) -> MLflowStack:
+    """PostgreSQL, SFTP and the MLflow server; in pods the `kubelet` prepares (with its fsGroup) if given.
+
+    `metrics_dir`: a writable host folder mounted at METRICS_DIR as the server's multiprocess directory
+    (what the chart's shared emptyDir is), for the metrics container to read."""
     db_password, admin_password = new_password(), new_password()
     postgres_env = {"POSTGRES_ADMIN_PASSWORD": new_password(), "POSTGRES_PASSWORD": db_password}
     if kubelet is None:
@@ -137,6 +143,9 @@ def start_stack(sandbox: Sandbox, mount_root: Path, kubelet: Kubelet | None = No
     code, logs = run_mlflow_once(sandbox, "db-upgrade", ["db-upgrade"], env, volumes, kubelet)
     assert code == 0, logs
     options = pod_run_options(sandbox, kubelet, "mlflow", TMPFS, volumes)
+    if metrics_dir is not None:
+        env["MLFLOW_EXPOSE_PROMETHEUS"] = METRICS_DIR
+        options["volumes"] = {**options["volumes"], str(metrics_dir): METRICS_DIR}
     server = sandbox.run("mlflow", name="mlflow", alias="mlflow", env=env, **options)
     server.wait_for_http(5000, "/health", timeout=300)
     return MLflowStack(sandbox, server, sftp, env, volumes, admin_password, db_password, kubelet)
@@ -421,7 +430,9 @@ def test_an_extra_ca_bundle_is_used_by_the_build_and_kept_out_of_the_image(
     bundle.write_bytes(pem)
     prefix = f"img-ca-{sandbox.prefix.rstrip('-')}"
     result = _build_images({"EXTRA_CA_BUNDLE": str(bundle), "IMAGE_PREFIX": prefix}, "mlflow")
-    ref = image_ref("mlflow").replace("mlops-stack/", f"{prefix}/", 1)
+    # Only the prefix differs (IMAGE_PREFIX may be set: replacing "mlops-stack/" would then leave the
+    # caller's own image as `ref`, which the `finally` below force-removes).
+    ref = f"{prefix}/{image_ref('mlflow').rsplit('/', 1)[1]}"
     try:
         assert result.returncode == 0, result.stderr[-3000:]
         assert f"{ref} " in result.stdout

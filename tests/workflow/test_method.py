@@ -31,7 +31,9 @@ SUFFIX = uuid.uuid4().hex[:8]
 ALIAS = "champion"
 ARTIFACTS_URI_PREFIX = "mlflow-artifacts:/"
 SFTP_ARTIFACTS_DIR = f"{SFTP_DATA_DIR}/mlflow-artifacts"  # the chart's MLflow artifacts destination
-SFTP_DVC_DIR = f"{SFTP_DATA_DIR}/dvc"  # `mlops init`'s default DVC remote path
+# `mlops init`'s default DVC remote path for a project without Git remote: one directory per project,
+# named after its folder (tests/support/workflow.py creates it as "wine").
+SFTP_DVC_DIR = f"{SFTP_DATA_DIR}/dvc/wine"
 
 
 def experiment(target: Target) -> str:
@@ -167,7 +169,7 @@ def test_model_artifact_and_dataset_bytes_are_on_the_sftp_server(
     for file in files:
         assert sha256(file) in artifact_digests, f"{file.name} is not on the SFTP volume"
     md5 = project.md5
-    assert stored[f"dvc/files/md5/{md5[:2]}/{md5[2:]}"] == sha256(project.repo / DATASET)
+    assert stored[f"dvc/wine/files/md5/{md5[:2]}/{md5[2:]}"] == sha256(project.repo / DATASET)
 
     # Through the SFTP server as the data scientist: the MLmodel where the tracking server says it is.
     local_mlmodel = Path(admin_client.download_artifacts(project.run_id, "model/MLmodel", str(tmp_path)))

@@ -65,3 +65,17 @@
 {{- define "mlops-stack.mlflow.adminPasswordFile" -}}
 {{ include "mlops-stack.secretDir" "mlflow" }}/admin-password
 {{- end }}
+
+{{/* Prometheus: the scrape token's Secret (its own, never the auth Secret), the metrics container's port
+     and the multiprocess directory the server and the metrics container share. */}}
+{{- define "mlops-stack.mlflow.metricsSecretName" -}}
+{{- default (include "mlops-stack.componentName" (dict "ctx" . "component" "mlflow-metrics")) .Values.mlflow.metrics.existingSecret }}
+{{- end }}
+
+{{- define "mlops-stack.mlflow.metricsPort" -}}
+9102
+{{- end }}
+
+{{- define "mlops-stack.mlflow.metricsDir" -}}
+/run/mlflow-metrics
+{{- end }}

@@ -89,9 +89,6 @@
 {{- if and .Values.mlflow.metrics.serviceMonitor.enabled (not .Values.mlflow.metrics.enabled) }}
 {{- $errors = append $errors "mlflow.metrics.serviceMonitor.enabled needs mlflow.metrics.enabled=true (the ServiceMonitor would scrape an endpoint that does not exist)." }}
 {{- end }}
-{{- if and .Values.mlflow.metrics.serviceMonitor.enabled (not .Values.mlflow.auth.enabled) }}
-{{- $errors = append $errors "mlflow.metrics.serviceMonitor.enabled needs mlflow.auth.enabled=true: the ServiceMonitor authenticates with the MLflow admin credentials." }}
-{{- end }}
 
 {{/* Resources: every container has requests and limits. */}}
 {{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" }}

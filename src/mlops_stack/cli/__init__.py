@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..client.errors import ClientError
+from ..client.library_logs import silence_library_logs
 from . import doctor, env, init
 
 DESCRIPTION = """\
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cli(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 1 failed check or error, 2 usage)."""
     args = build_parser().parse_args(argv)
+    silence_library_logs()
     try:
         return args.handler(args)
     except ClientError as err:

@@ -7,6 +7,7 @@ import base64
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -157,11 +158,13 @@ def _dvc_check(conf: cfg.ClientConfig) -> CheckResult:
         state = read_remote(root, name)
     except ClientError as err:
         return CheckResult(FAIL, "dvc remote", err.message, err.fix)
-    expected = remote_url(conf.sftp, conf.dvc_remote_path)
+    if not state.url:
+        return CheckResult(FAIL, "dvc remote", f"remote {name!r} does not exist", "run `mlops init` here")
+    # The directory is the project's own (see client/dvc_project_path); the server part must be ours.
+    expected = remote_url(conf.sftp, urlsplit(state.url).path)
     if state.url != expected:
-        found = f"is {state.url}" if state.url else "does not exist"
         return CheckResult(
-            FAIL, "dvc remote", f"remote {name!r} {found}, expected {expected}", "run `mlops init`"
+            FAIL, "dvc remote", f"remote {name!r} is {state.url}, expected {expected}", "run `mlops init`"
         )
     if state.keyfile != conf.sftp.identity_file:
         return CheckResult(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..client import config as cfg
 from ..client.credentials import credentials_path, env_overrides, save_credentials
-from ..client.dvc_remote import configure_remote, find_dvc_root
+from ..client.dvc_project_path import DVC_BASE, project_remote_path
+from ..client.dvc_remote import committed_remote_path, configure_remote, find_dvc_root
 from ..client.errors import ClientError
 from ..client.host_key import trusted_host_key
 from ..client.prefect_profile import require_prefect, set_prefect_api_url
@@ -84,7 +85,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     dvc.add_argument(
         "--dvc-remote-path",
         metavar="PATH",
-        help=f"directory on the SFTP server, default {cfg.DEFAULT_DVC_REMOTE_PATH}",
+        help=f"directory on the SFTP server; default: the one already in .dvc/config, else one per project, "
+        f"{DVC_BASE}/<Git remote origin's path, or the folder name>",
     )
     prefect = parser.add_argument_group("Prefect")
     prefect.add_argument("--prefect-api-url", metavar="URL", help="e.g. https://prefect.example.org/api")
@@ -170,9 +172,6 @@ def _gather(args: argparse.Namespace, asker: Asker) -> tuple[cfg.ClientConfig, s
     conf.dvc_remote_name = args.dvc_remote_name or (
         saved.dvc_remote_name if saved else cfg.DEFAULT_DVC_REMOTE_NAME
     )
-    conf.dvc_remote_path = args.dvc_remote_path or (
-        saved.dvc_remote_path if saved else cfg.DEFAULT_DVC_REMOTE_PATH
-    )
     conf.prefect_api_url = args.prefect_api_url or (saved.prefect_api_url if saved else None)
     if conf.prefect_api_url and not conf.prefect_api_url.startswith(("http://", "https://")):
         raise ClientError(
@@ -215,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         append_pin(Path(conf.sftp.known_hosts), conf.sftp.host, conf.sftp.port, host_key)
         _say(f"pinned {host_key.get_name()} {host_key.fingerprint} in {conf.sftp.known_hosts}")
     if conf.sftp:
-        _configure_dvc(conf, ask_passphrase)
+        _configure_dvc(conf, args.dvc_remote_path, ask_passphrase)
     if conf.prefect_api_url:
         profile = set_prefect_api_url(conf.prefect_api_url)
         _say(f"Prefect profile {profile!r}: PREFECT_API_URL = {conf.prefect_api_url}")
@@ -224,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configure_dvc(conf: cfg.ClientConfig, ask_passphrase: bool) -> None:
+def _configure_dvc(conf: cfg.ClientConfig, path_flag: str | None, ask_passphrase: bool) -> None:
     assert conf.sftp is not None
     root = find_dvc_root(Path.cwd())
     if root is None:
@@ -234,9 +233,9 @@ def _configure_dvc(conf: cfg.ClientConfig, ask_passphrase: bool) -> None:
         )
         return
     try:
-        for line in configure_remote(
-            root, conf.dvc_remote_name, conf.sftp, conf.dvc_remote_path, ask_passphrase
-        ):
+        where = project_remote_path(root, path_flag, committed_remote_path(root, conf.dvc_remote_name))
+        _say(f"DVC: remote directory {where.path} ({where.reason})")
+        for line in configure_remote(root, conf.dvc_remote_name, conf.sftp, where.path, ask_passphrase):
             _say(f"DVC: {line}")
     except ClientError as err:
         if "not installed" not in err.message:

@@ -26,7 +26,6 @@ from .files import write_private_file
 DEFAULT_SFTP_PORT = 2222  # the stack's SFTP server listens there (images/README.md)
 DEFAULT_SFTP_USER = "mlops"
 DEFAULT_DVC_REMOTE_NAME = "storage"
-DEFAULT_DVC_REMOTE_PATH = "/data/dvc"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_PREFECT_API_URL = "PREFECT_API_URL"
 
@@ -63,7 +62,6 @@ class ClientConfig:
     username: str
     sftp: SftpSettings | None = None
     dvc_remote_name: str = DEFAULT_DVC_REMOTE_NAME
-    dvc_remote_path: str = DEFAULT_DVC_REMOTE_PATH
     prefect_api_url: str | None = None
 
     def save(self, path: Path | None = None) -> Path:
@@ -78,7 +76,8 @@ class ClientConfig:
                 "identity_file": self.sftp.identity_file,
                 "known_hosts": self.sftp.known_hosts,
             }
-        parser["dvc"] = {"remote_name": self.dvc_remote_name, "remote_path": self.dvc_remote_path}
+        # The remote's directory is per project (in its .dvc/config), never a machine-wide setting.
+        parser["dvc"] = {"remote_name": self.dvc_remote_name}
         if self.prefect_api_url:
             parser["prefect"] = {"api_url": self.prefect_api_url}
         text = io.StringIO()
@@ -112,7 +111,6 @@ def load_config(path: Path | None = None) -> ClientConfig | None:
             username=mlflow.get("username", ""),
             sftp=sftp,
             dvc_remote_name=parser.get("dvc", "remote_name", fallback=DEFAULT_DVC_REMOTE_NAME),
-            dvc_remote_path=parser.get("dvc", "remote_path", fallback=DEFAULT_DVC_REMOTE_PATH),
             prefect_api_url=parser.get("prefect", "api_url", fallback=None),
         )
     except (configparser.Error, KeyError, ValueError) as err:

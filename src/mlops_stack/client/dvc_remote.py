@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .config import SftpSettings
 from .errors import ClientError
@@ -26,6 +27,14 @@ def find_dvc_root(start: Path) -> Path | None:
 
 def remote_url(sftp: SftpSettings, path: str) -> str:
     return f"ssh://{sftp.user}@{sftp.host}:{sftp.port}/{path.lstrip('/')}"
+
+
+def committed_remote_path(root: Path, name: str) -> str | None:
+    """The directory of remote `name` as committed in .dvc/config (None when it is not there)."""
+    url = _config(root).load_one("repo")["remote"].get(name, {}).get("url")
+    if not url or "://" not in url:
+        return None
+    return urlsplit(url).path or None
 
 
 def _config(root: Path):

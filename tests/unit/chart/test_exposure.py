@@ -94,7 +94,7 @@ def test_mlflow_server_container() -> None:
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert server[probe]["httpGet"] == {"path": "/health", "port": "http"}
     assert server["ports"] == [{"name": "http", "containerPort": 5000, "protocol": "TCP"}]
-    assert mlflow_env(docs)["MLFLOW_EXPOSE_PROMETHEUS"] == "/tmp/prometheus"
+    assert mlflow_env(docs)["MLFLOW_EXPOSE_PROMETHEUS"] == "/run/mlflow-metrics"
 
 
 def test_service_monitor_only_with_the_operator_api() -> None:
@@ -103,12 +103,12 @@ def test_service_monitor_only_with_the_operator_api() -> None:
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"] == [
         {
-            "port": "http",
+            "port": "metrics",
             "path": "/metrics",
             "interval": "30s",
-            "basicAuth": {
-                "username": {"name": "t-mlops-stack-mlflow", "key": "admin-username"},
-                "password": {"name": "t-mlops-stack-mlflow", "key": "admin-password"},
+            "authorization": {
+                "type": "Bearer",
+                "credentials": {"name": "t-mlops-stack-mlflow-metrics", "key": "token"},
             },
         }
     ]

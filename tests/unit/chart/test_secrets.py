@@ -48,12 +48,14 @@ def test_generated_secrets_survive_uninstall_and_are_reused_on_upgrade() -> None
         "postgresql/secret.yaml",
         "mlflow/secret-auth.yaml",
         "mlflow/secret-sftp-key.yaml",
+        "mlflow/secret-metrics-token.yaml",
         "sftp/secret-host-keys.yaml",
     ]:
         text = (CHART / "templates" / template).read_text()
         assert 'lookup "v1" "Secret" .Release.Namespace $name' in text, template
-    for name in ["postgresql", "mlflow", "mlflow-sftp-key", "sftp-host-keys"]:
-        annotations = find(render(), "Secret", name)["metadata"]["annotations"]
+    docs = render(set_values=["mlflow.metrics.enabled=true"])
+    for name in ["postgresql", "mlflow", "mlflow-sftp-key", "mlflow-metrics", "sftp-host-keys"]:
+        annotations = find(docs, "Secret", name)["metadata"]["annotations"]
         assert annotations == {"helm.sh/resource-policy": "keep"}
 
 

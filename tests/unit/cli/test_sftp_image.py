@@ -66,7 +66,10 @@ def test_init_doctor_and_dvc_push_against_the_sftp_image(
         stdin=alice.password + "\n",
     )  # fmt: skip
     assert result.code == 0, result.err
-    assert f"DVC: added DVC remote 'storage' -> ssh://mlops@{host}:2222/data/dvc in .dvc/config" in result.out
+    assert (
+        f"DVC: added DVC remote 'storage' -> ssh://mlops@{host}:2222/data/dvc/project in .dvc/config"
+        in result.out
+    )
     git(dvc_project, "commit", "-q", "-m", "DVC remote", ".dvc/config")
 
     doctor = mlops("doctor")
@@ -79,7 +82,7 @@ def test_init_doctor_and_dvc_push_against_the_sftp_image(
     dvc(dvc_project, "add", "-q", "iris.csv")
     md5 = yaml.safe_load((dvc_project / "iris.csv.dvc").read_text())["outs"][0]["md5"]
     assert "1 file pushed" in dvc(dvc_project, "push").stdout
-    code, stored = sftp.exec(["cat", f"/data/dvc/files/md5/{md5[:2]}/{md5[2:]}"])
+    code, stored = sftp.exec(["cat", f"/data/dvc/project/files/md5/{md5[:2]}/{md5[2:]}"])
     assert (code, stored) == (0, "sepal_length,species\n5.1,setosa\n")
 
     (dvc_project / "iris.csv").unlink()
