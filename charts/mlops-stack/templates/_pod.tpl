@@ -33,7 +33,8 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
-{{/* nodeSelector, tolerations and affinity of a pod, from its component's values; empty when none is set.
+{{/* nodeSelector, tolerations, affinity and topologySpreadConstraints of a pod, from its component's values
+     (or a dict of them); empty when none is set.
      Call with .Values.mlflow (`with include ...` keeps an empty result from leaving a blank line). */}}
 {{- define "mlops-stack.podScheduling" -}}
 {{- with .nodeSelector }}
@@ -46,6 +47,10 @@ tolerations:
 {{- end }}
 {{- with .affinity }}
 affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .topologySpreadConstraints }}
+topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}

@@ -116,6 +116,15 @@ backup: {template: postgresql/cronjob-backup.yaml, containers: [pg-dump]}
 {{- end }}
 {{- end }}
 
+{{/* MLflow placement and disruption budget. */}}
+{{- if and .Values.mlflow.podAntiAffinityPreset (gt (int .Values.mlflow.replicas) 1) (hasKey .Values.mlflow.affinity "podAntiAffinity") }}
+{{- $errors = append $errors (printf "mlflow.podAntiAffinityPreset is %q and mlflow.affinity.podAntiAffinity is set too: set mlflow.podAntiAffinityPreset=\"\" to use your own podAntiAffinity, or remove it to use the preset." .Values.mlflow.podAntiAffinityPreset) }}
+{{- end }}
+{{- $minAvailable := .Values.mlflow.podDisruptionBudget.minAvailable }}
+{{- if and (include "mlops-stack.mlflow.pdbEnabled" .) (not (kindIs "invalid" $minAvailable)) (not (kindIs "string" $minAvailable)) (ge (int $minAvailable) (int .Values.mlflow.replicas)) }}
+{{- $errors = append $errors (printf "mlflow.podDisruptionBudget.minAvailable is %d with mlflow.replicas %d: no MLflow pod could ever be evicted, so node drains would block. Set it below mlflow.replicas, or use maxUnavailable." (int $minAvailable) (int .Values.mlflow.replicas)) }}
+{{- end }}
+
 {{/* Extra env, volumes and mounts (README "Extra environment variables and volumes"). They are rendered
      after the chart's own, and a second entry of one env name silently replaces the first, so each
      component's workload is rendered here and every extra entry checked against what the chart already put

@@ -78,6 +78,13 @@ EXPECTED = {
     "another mountPath.",
     "extra-mount-without-volume.yaml": FAIL + 'mlflow.extraVolumeMounts[0] mounts the volume "company-ca", '
     "which the mlflow pod does not have: add it to mlflow.extraVolumes.",
+    # MLflow placement and disruption budget.
+    "budget-blocks-drains.yaml": FAIL
+    + "mlflow.podDisruptionBudget.minAvailable is 2 with mlflow.replicas 2: no MLflow pod could ever be "
+    "evicted, so node drains would block. Set it below mlflow.replicas, or use maxUnavailable.",
+    "anti-affinity-twice.yaml": FAIL
+    + 'mlflow.podAntiAffinityPreset is "soft" and mlflow.affinity.podAntiAffinity is set too: set '
+    'mlflow.podAntiAffinityPreset="" to use your own podAntiAffinity, or remove it to use the preset.',
     # values.schema.json: types, enums, ranges, unknown keys (Helm 4's wording).
     "sftp-service-type.yaml": "- at '/sftp/service/type': value must be one of 'ClusterIP', 'NodePort', "
     "'LoadBalancer'",
@@ -86,6 +93,8 @@ EXPECTED = {
     "replicas-zero.yaml": "- at '/mlflow/replicas': minimum: got 0, want 1",
     "nodeport-out-of-range.yaml": "- at '/sftp/service/nodePort': minimum: got 2,222, want 30,000",
     "typo-in-key.yaml": "- at '': additional properties 'mlfow' not allowed",
+    "anti-affinity-preset.yaml": "- at '/mlflow/podAntiAffinityPreset': value must be one of '', 'soft', "
+    "'hard'",
     "extra-env-without-name.yaml": "- at '/mlflow/extraEnv/0': missing property 'name'",
     "extra-envfrom-without-source.yaml": "- at '/sftp/extraEnvFrom/0': 'oneOf' failed, none matched",
 }

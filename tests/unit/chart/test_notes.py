@@ -50,3 +50,18 @@ def test_notes_tell_the_admin_where_the_backups_are() -> None:
     external = notes("-f", str(CHART / "ci" / "external-database-values.yaml"))
     assert "  kubectl -n mlops exec deploy/t-mlops-stack-backup-restore -- ls -l /backups\n" in external
     assert "/backups" not in notes("-f", str(CHART / "ci" / "no-backup-values.yaml"))
+
+
+def test_notes_list_the_cluster_settings_in_effect() -> None:
+    text = notes("-f", str(CHART / "ci" / "corporate-values.yaml"))
+    assert text.endswith(
+        '\nCluster settings in effect (chart README, "Corporate clusters"):\n'
+        "  - PodDisruptionBudget t-mlops-stack-mlflow: at least 2 up of the 3 MLflow pods during node drains\n"
+        "  - MLflow pods on different nodes (hard anti-affinity)\n"
+        "  - MLflow pods spread over topology.kubernetes.io/zone\n"
+        "  - mlflow: 2 extraEnv, 1 extraEnvFrom, 1 extraVolumes, 1 extraVolumeMounts\n"
+    ), text
+
+
+def test_notes_list_no_cluster_settings_by_default() -> None:
+    assert "Cluster settings in effect" not in notes()

@@ -73,6 +73,7 @@ def assert_held(docs: list[dict[str, Any]], expected: dict[str, list[str]]) -> N
 # only on upgrade): the exact claims and what holds each.
 CI_EXPECTED = {
     "defaults": {BACKUP_CLAIM: [POSTGRESQL], SFTP_CLAIM: [SFTP]},
+    "corporate-values.yaml": {BACKUP_CLAIM: [POSTGRESQL], SFTP_CLAIM: [SFTP]},
     "existing-secrets-values.yaml": {SFTP_CLAIM: [SFTP]},  # backup.persistence.existingClaim
     "external-database-values.yaml": {BACKUP_CLAIM: [BACKUP_RESTORE], SFTP_CLAIM: [SFTP]},
     "kubernetes-ingress-values.yaml": {BACKUP_CLAIM: [POSTGRESQL], SFTP_CLAIM: [SFTP]},
