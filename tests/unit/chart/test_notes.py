@@ -56,7 +56,8 @@ def test_notes_list_the_cluster_settings_in_effect() -> None:
     text = notes("-f", str(CHART / "ci" / "corporate-values.yaml"))
     assert text.endswith(
         '\nCluster settings in effect (chart README, "Corporate clusters"):\n'
-        "  - PodDisruptionBudget t-mlops-stack-mlflow: at least 2 up of the 3 MLflow pods during node drains\n"
+        "  - PodDisruptionBudget t-mlops-stack-mlflow: at least 2 up of the 3 MLflow pods during node"
+        " drains\n"
         "  - MLflow pods on different nodes (hard anti-affinity)\n"
         "  - MLflow pods spread over topology.kubernetes.io/zone\n"
         "  - mlflow: 2 extraEnv, 1 extraEnvFrom, 1 extraVolumes, 1 extraVolumeMounts\n"
