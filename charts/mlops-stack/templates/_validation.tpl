@@ -8,6 +8,7 @@ postgresql: {template: postgresql/statefulset.yaml, containers: [postgresql]}
 sftp: {template: sftp/deployment.yaml, containers: [sftp]}
 migration: {template: mlflow/job-migration.yaml, containers: [db-upgrade, pg-dump]}
 backup: {template: postgresql/cronjob-backup.yaml, containers: [pg-dump]}
+gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- end }}
 
 {{/* Included once from NOTES-free validation.yaml so that `helm template`, `install` and `upgrade` all fail early. */}}
@@ -80,8 +81,10 @@ backup: {template: postgresql/cronjob-backup.yaml, containers: [pg-dump]}
 {{- end }}
 
 {{/* Backups. */}}
-{{- if not (regexMatch "^(@(hourly|daily|weekly|monthly|yearly)|([^ ]+ +){4}[^ ]+)$" .Values.backup.schedule) }}
-{{- $errors = append $errors (printf "backup.schedule %q is not a cron schedule: use five fields (minute hour day-of-month month day-of-week), e.g. \"15 2 * * *\" for 02:15 daily, or @daily." .Values.backup.schedule) }}
+{{- range $path, $schedule := dict "backup.schedule" .Values.backup.schedule "gc.schedule" .Values.gc.schedule }}
+{{- if not (regexMatch "^(@(hourly|daily|weekly|monthly|yearly)|([^ ]+ +){4}[^ ]+)$" $schedule) }}
+{{- $errors = append $errors (printf "%s %q is not a cron schedule: use five fields (minute hour day-of-month month day-of-week), e.g. \"15 2 * * *\" for 02:15 daily, or @daily." $path $schedule) }}
+{{- end }}
 {{- end }}
 
 {{/* Pod security: the images refuse root, and so does runAsNonRoot. */}}
@@ -105,7 +108,7 @@ backup: {template: postgresql/cronjob-backup.yaml, containers: [pg-dump]}
 {{- end }}
 
 {{/* Resources: every container has requests and limits. */}}
-{{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" }}
+{{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" "gc" }}
 {{- $resources := (index $.Values $component).resources }}
 {{- range $kind := list "requests" "limits" }}
 {{- range $resource := list "cpu" "memory" }}

@@ -85,6 +85,9 @@ EXPECTED = {
     "anti-affinity-twice.yaml": FAIL
     + 'mlflow.podAntiAffinityPreset is "soft" and mlflow.affinity.podAntiAffinity is set too: set '
     'mlflow.podAntiAffinityPreset="" to use your own podAntiAffinity, or remove it to use the preset.',
+    "gc-bad-schedule.yaml": FAIL
+    + 'gc.schedule "nightly" is not a cron schedule: use five fields (minute hour '
+    'day-of-month month day-of-week), e.g. "15 2 * * *" for 02:15 daily, or @daily.',
     # values.schema.json: types, enums, ranges, unknown keys (Helm 4's wording).
     "sftp-service-type.yaml": "- at '/sftp/service/type': value must be one of 'ClusterIP', 'NodePort', "
     "'LoadBalancer'",
@@ -95,6 +98,8 @@ EXPECTED = {
     "typo-in-key.yaml": "- at '': additional properties 'mlfow' not allowed",
     "anti-affinity-preset.yaml": "- at '/mlflow/podAntiAffinityPreset': value must be one of '', 'soft', "
     "'hard'",
+    "gc-retention.yaml": "- at '/gc/retention': '30 days' does not match pattern "
+    "'^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$'",
     "extra-env-without-name.yaml": "- at '/mlflow/extraEnv/0': missing property 'name'",
     "extra-envfrom-without-source.yaml": "- at '/sftp/extraEnvFrom/0': 'oneOf' failed, none matched",
 }

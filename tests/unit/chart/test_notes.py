@@ -56,6 +56,7 @@ def test_notes_list_the_cluster_settings_in_effect() -> None:
     text = notes("-f", str(CHART / "ci" / "corporate-values.yaml"))
     assert text.endswith(
         '\nCluster settings in effect (chart README, "Corporate clusters"):\n'
+        f"{GC_LINE}"
         "  - PodDisruptionBudget t-mlops-stack-mlflow: at least 2 up of the 3 MLflow pods during node"
         " drains\n"
         "  - MLflow pods on different nodes (hard anti-affinity)\n"
@@ -64,5 +65,15 @@ def test_notes_list_the_cluster_settings_in_effect() -> None:
     ), text
 
 
-def test_notes_list_no_cluster_settings_by_default() -> None:
-    assert "Cluster settings in effect" not in notes()
+GC_LINE = (
+    "  - CronJob t-mlops-stack-gc (45 3 * * *): runs deleted more than 30d ago lose their artifacts and rows"
+    " (run it now: kubectl -n mlops create job --from=cronjob/t-mlops-stack-gc gc-now)\n"
+)
+
+
+def test_notes_list_only_the_gc_by_default() -> None:
+    assert notes().endswith(f'\nCluster settings in effect (chart README, "Corporate clusters"):\n{GC_LINE}')
+
+
+def test_notes_list_no_cluster_settings_without_gc() -> None:
+    assert "Cluster settings in effect" not in notes("--set", "gc.enabled=false")

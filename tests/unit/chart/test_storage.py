@@ -232,7 +232,7 @@ def test_the_backup_restore_pod_of_an_external_database() -> None:
     }
     assert "ports" not in container
     clients = find(docs, "NetworkPolicy", "clients")["spec"]["podSelector"]["matchExpressions"][0]["values"]
-    assert clients == ["migration", "backup", "test", "backup-restore"]  # it accepts no connection
+    assert clients == ["migration", "backup", "gc", "test", "backup-restore"]  # it accepts no connection
     assert find(docs, "PersistentVolumeClaim", "backup")["metadata"]["annotations"] == {
         "helm.sh/resource-policy": "keep"
     }
