@@ -133,7 +133,9 @@ def test_the_chart_renders_verify_full_for_every_database_client() -> None:
 
 def test_a_client_without_tls_is_rejected_by_the_server(database: TLSDatabase) -> None:
     host, port = database.server.address(5432)
-    with pytest.raises(psycopg2.OperationalError, match=r"pg_hba.conf rejects connection for host .*, no encryption"):
+    with pytest.raises(
+        psycopg2.OperationalError, match=r"pg_hba.conf rejects connection for host .*, no encryption"
+    ):
         psycopg2.connect(host=host, port=port, user="mlflow", password=database.password, dbname="mlflow",
                          sslmode="disable", connect_timeout=5)  # fmt: skip
 

@@ -88,6 +88,10 @@ EXPECTED = {
     "gc-bad-schedule.yaml": FAIL
     + 'gc.schedule "nightly" is not a cron schedule: use five fields (minute hour '
     'day-of-month month day-of-week), e.g. "15 2 * * *" for 02:15 daily, or @daily.',
+    "tls-without-ca.yaml": FAIL
+    + "externalDatabase.sslMode is verify-full but externalDatabase.tlsCA.name is empty: the clients need "
+    "the CA that signed the server's certificate. Create a ConfigMap (or Secret, tlsCA.kind) holding it "
+    'under the key "ca.crt" and set externalDatabase.tlsCA.name.',
     # values.schema.json: types, enums, ranges, unknown keys (Helm 4's wording).
     "sftp-service-type.yaml": "- at '/sftp/service/type': value must be one of 'ClusterIP', 'NodePort', "
     "'LoadBalancer'",
@@ -100,6 +104,8 @@ EXPECTED = {
     "'hard'",
     "gc-retention.yaml": "- at '/gc/retention': '30 days' does not match pattern "
     "'^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$'",
+    "tls-bad-mode.yaml": "- at '/externalDatabase/sslMode': value must be one of 'disable', 'allow', "
+    "'prefer', 'require', 'verify-ca', 'verify-full'",
     "extra-env-without-name.yaml": "- at '/mlflow/extraEnv/0': missing property 'name'",
     "extra-envfrom-without-source.yaml": "- at '/sftp/extraEnvFrom/0': 'oneOf' failed, none matched",
 }

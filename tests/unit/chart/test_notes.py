@@ -77,3 +77,11 @@ def test_notes_list_only_the_gc_by_default() -> None:
 
 def test_notes_list_no_cluster_settings_without_gc() -> None:
     assert "Cluster settings in effect" not in notes("--set", "gc.enabled=false")
+
+
+def test_notes_name_the_external_database_tls() -> None:
+    text = notes("-f", str(CHART / "ci" / "external-database-values.yaml"))
+    assert (
+        "  - External PostgreSQL postgres.databases.svc.cluster.local:5432 with sslMode verify-full, CA from"
+        " ConfigMap company-db-ca key ca.crt\n"
+    ) in text

@@ -224,11 +224,14 @@ def test_the_backup_restore_pod_of_an_external_database() -> None:
         "/tmp": False,
         "/backups": True,
         "/var/run/secrets/mlops-stack/db": True,
+        "/var/run/secrets/mlops-stack/db-ca": True,  # restores use TLS too (ci/external-database-values)
     }
     assert {e["name"]: e["value"] for e in container["env"]} == {
         "PGHOST": "postgres.databases.svc.cluster.local",
         "PGPORT": "5432",
         "PGUSER": "mlflow",
+        "PGSSLMODE": "verify-full",
+        "PGSSLROOTCERT": "/var/run/secrets/mlops-stack/db-ca/ca.crt",
     }
     assert "ports" not in container
     clients = find(docs, "NetworkPolicy", "clients")["spec"]["podSelector"]["matchExpressions"][0]["values"]
