@@ -60,6 +60,17 @@
 {{- if not .Values.postgresql.enabled }}true{{ end }}
 {{- end }}
 
+{{/* Where the external database's CA comes from: externalDatabase.tlsCA, else the trusted CA bundle
+     (global.caBundle); as YAML {kind, name, key}, `{}` when neither is set. */}}
+{{- define "mlops-stack.db.caSource" -}}
+{{- if .Values.externalDatabase.tlsCA.name }}
+{{- toYaml .Values.externalDatabase.tlsCA }}
+{{- else if .Values.global.caBundle.configMap }}
+{{- toYaml (dict "kind" "ConfigMap" "name" .Values.global.caBundle.configMap "key" .Values.global.caBundle.key) }}
+{{- else }}{}
+{{- end }}
+{{- end }}
+
 {{- define "mlops-stack.db.caFile" -}}
 {{ include "mlops-stack.secretDir" "db-ca" }}/ca.crt
 {{- end }}
@@ -68,17 +79,17 @@
 {{- if include "mlops-stack.db.tlsEnabled" . }}
 - name: PGSSLMODE
   value: {{ .Values.externalDatabase.sslMode | quote }}
-{{- if .Values.externalDatabase.tlsCA.name }}
+{{- if (include "mlops-stack.db.caSource" . | fromYaml).name }}
 - name: PGSSLROOTCERT
   value: {{ include "mlops-stack.db.caFile" . }}
 {{- end }}
 {{- end }}
 {{- end }}
 
-{{/* What every database client pod mounts: the password file and, with externalDatabase.tlsCA, the CA. */}}
+{{/* What every database client pod mounts: the password file and, with a CA source (above), the CA. */}}
 {{- define "mlops-stack.db.clientVolumes" -}}
 {{ include "mlops-stack.db.passwordVolume" . }}
-{{- $ca := .Values.externalDatabase.tlsCA }}
+{{- $ca := include "mlops-stack.db.caSource" . | fromYaml }}
 {{- if and (include "mlops-stack.db.tlsEnabled" .) $ca.name }}
 - name: db-ca
   {{- if eq $ca.kind "Secret" }}
@@ -97,7 +108,7 @@
 
 {{- define "mlops-stack.db.clientMounts" -}}
 {{ include "mlops-stack.db.passwordMount" . }}
-{{- if and (include "mlops-stack.db.tlsEnabled" .) .Values.externalDatabase.tlsCA.name }}
+{{- if and (include "mlops-stack.db.tlsEnabled" .) (include "mlops-stack.db.caSource" . | fromYaml).name }}
 - name: db-ca
   mountPath: {{ include "mlops-stack.secretDir" "db-ca" }}
   readOnly: true

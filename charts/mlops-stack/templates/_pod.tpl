@@ -93,3 +93,39 @@ topologySpreadConstraints:
   mountPath: {{ include "mlops-stack.scriptsDir" . }}
   readOnly: true
 {{- end }}
+
+{{/* The trusted CA bundle (global.caBundle, README "Trusted CA bundle") in the containers that make outgoing
+     TLS connections from Python: the volume, its mount, and the variables that point OpenSSL's default
+     context (ssl, urllib), requests, and git at it. Each renders nothing without a bundle. */}}
+{{- define "mlops-stack.caBundle.file" -}}
+/var/run/mlops-stack/ca-bundle/ca-bundle.crt
+{{- end }}
+
+{{- define "mlops-stack.caBundle.volume" -}}
+{{- with .Values.global.caBundle.configMap }}
+- name: ca-bundle
+  configMap:
+    name: {{ . }}
+    defaultMode: 0444
+    items:
+      - key: {{ $.Values.global.caBundle.key }}
+        path: ca-bundle.crt
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.caBundle.mount" -}}
+{{- if .Values.global.caBundle.configMap }}
+- name: ca-bundle
+  mountPath: /var/run/mlops-stack/ca-bundle
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.caBundle.env" -}}
+{{- if .Values.global.caBundle.configMap }}
+{{- range $name := list "SSL_CERT_FILE" "REQUESTS_CA_BUNDLE" "GIT_SSL_CAINFO" }}
+- name: {{ $name }}
+  value: {{ include "mlops-stack.caBundle.file" $ }}
+{{- end }}
+{{- end }}
+{{- end }}

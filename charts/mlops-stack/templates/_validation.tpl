@@ -39,8 +39,8 @@ gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- if not .Values.externalDatabase.existingSecret }}
 {{- $errors = append $errors (printf "externalDatabase.existingSecret is required with an external database: create a Secret holding the password of user %q under the key %q and set its name." .Values.externalDatabase.user .Values.externalDatabase.existingSecretPasswordKey) }}
 {{- end }}
-{{- if and (has .Values.externalDatabase.sslMode (list "verify-ca" "verify-full")) (not .Values.externalDatabase.tlsCA.name) }}
-{{- $errors = append $errors (printf "externalDatabase.sslMode is %s but externalDatabase.tlsCA.name is empty: the clients need the CA that signed the server's certificate. Create a ConfigMap (or Secret, tlsCA.kind) holding it under the key %q and set externalDatabase.tlsCA.name." .Values.externalDatabase.sslMode .Values.externalDatabase.tlsCA.key) }}
+{{- if and (has .Values.externalDatabase.sslMode (list "verify-ca" "verify-full")) (not .Values.externalDatabase.tlsCA.name) (not .Values.global.caBundle.configMap) }}
+{{- $errors = append $errors (printf "externalDatabase.sslMode is %s but externalDatabase.tlsCA.name is empty: the clients need the CA that signed the server's certificate. Create a ConfigMap (or Secret, tlsCA.kind) holding it under the key %q and set externalDatabase.tlsCA.name (or set global.caBundle.configMap to a bundle that holds it)." .Values.externalDatabase.sslMode .Values.externalDatabase.tlsCA.key) }}
 {{- end }}
 {{- if eq .Values.externalDatabase.database .Values.externalDatabase.authDatabase }}
 {{- $errors = append $errors "externalDatabase.database and externalDatabase.authDatabase must differ: MLflow's tracking store and its basic-auth store need separate databases." }}

@@ -63,3 +63,21 @@ def test_the_in_chart_postgresql_gets_no_tls_settings() -> None:
         for container in containers(workload).values():
             assert tls_env(container) == []
         assert "db-ca" not in {v["name"] for v in pod_spec(workload).get("volumes", [])}
+
+
+def test_the_trusted_ca_bundle_is_the_databases_ca_when_tls_ca_is_empty() -> None:
+    docs = render(
+        [EXTERNAL], set_values=["externalDatabase.tlsCA.name=", "global.caBundle.configMap=trusted-ca"]
+    )
+    for (kind, name), clients in CLIENTS.items():
+        if kind == "Job":
+            continue  # a hook: its dump container exists on upgrade only (checked in the first test)
+        workload = find(docs, kind, name)
+        volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
+        assert volumes["db-ca"]["configMap"] == {
+            "name": "trusted-ca",
+            "defaultMode": 0o444,
+            "items": [{"key": "ca-bundle.crt", "path": "ca.crt"}],
+        }, name
+        for cname in clients:
+            assert {"name": "PGSSLROOTCERT", "value": CA_FILE} in tls_env(containers(workload)[cname])

@@ -91,7 +91,8 @@ EXPECTED = {
     "tls-without-ca.yaml": FAIL
     + "externalDatabase.sslMode is verify-full but externalDatabase.tlsCA.name is empty: the clients need "
     "the CA that signed the server's certificate. Create a ConfigMap (or Secret, tlsCA.kind) holding it "
-    'under the key "ca.crt" and set externalDatabase.tlsCA.name.',
+    'under the key "ca.crt" and set externalDatabase.tlsCA.name (or set global.caBundle.configMap to a '
+    "bundle that holds it).",
     # values.schema.json: types, enums, ranges, unknown keys (Helm 4's wording).
     "sftp-service-type.yaml": "- at '/sftp/service/type': value must be one of 'ClusterIP', 'NodePort', "
     "'LoadBalancer'",
