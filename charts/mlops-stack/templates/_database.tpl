@@ -51,6 +51,70 @@
 {{ include "mlops-stack.secretDir" "db" }}/password
 {{- end }}
 
+{{/* TLS to an external database (README "External PostgreSQL over TLS"), for every client of it: libpq
+     (psycopg2 in MLflow, pg_dump, psql) and asyncpg (Prefect's server) both read PGSSLMODE and
+     PGSSLROOTCERT from the environment, so these variables serve both drivers without a URI parameter
+     (asyncpg refuses libpq's `sslmode=` in a SQLAlchemy URL). The in-chart PostgreSQL is reached inside
+     the namespace behind its NetworkPolicy, without TLS: nothing is set for it. */}}
+{{- define "mlops-stack.db.tlsEnabled" -}}
+{{- if not .Values.postgresql.enabled }}true{{ end }}
+{{- end }}
+
+{{/* Where the external database's CA comes from: externalDatabase.tlsCA, else the trusted CA bundle
+     (global.caBundle); as YAML {kind, name, key}, `{}` when neither is set. */}}
+{{- define "mlops-stack.db.caSource" -}}
+{{- if .Values.externalDatabase.tlsCA.name }}
+{{- toYaml .Values.externalDatabase.tlsCA }}
+{{- else if .Values.global.caBundle.configMap }}
+{{- toYaml (dict "kind" "ConfigMap" "name" .Values.global.caBundle.configMap "key" .Values.global.caBundle.key) }}
+{{- else }}{}
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.db.caFile" -}}
+{{ include "mlops-stack.secretDir" "db-ca" }}/ca.crt
+{{- end }}
+
+{{- define "mlops-stack.db.tlsEnv" -}}
+{{- if include "mlops-stack.db.tlsEnabled" . }}
+- name: PGSSLMODE
+  value: {{ .Values.externalDatabase.sslMode | quote }}
+{{- if (include "mlops-stack.db.caSource" . | fromYaml).name }}
+- name: PGSSLROOTCERT
+  value: {{ include "mlops-stack.db.caFile" . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* What every database client pod mounts: the password file and, with a CA source (above), the CA. */}}
+{{- define "mlops-stack.db.clientVolumes" -}}
+{{ include "mlops-stack.db.passwordVolume" . }}
+{{- $ca := include "mlops-stack.db.caSource" . | fromYaml }}
+{{- if and (include "mlops-stack.db.tlsEnabled" .) $ca.name }}
+- name: db-ca
+  {{- if eq $ca.kind "Secret" }}
+  secret:
+    secretName: {{ $ca.name }}
+  {{- else }}
+  configMap:
+    name: {{ $ca.name }}
+  {{- end }}
+    defaultMode: 0444
+    items:
+      - key: {{ $ca.key }}
+        path: ca.crt
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.db.clientMounts" -}}
+{{ include "mlops-stack.db.passwordMount" . }}
+{{- if and (include "mlops-stack.db.tlsEnabled" .) (include "mlops-stack.db.caSource" . | fromYaml).name }}
+- name: db-ca
+  mountPath: {{ include "mlops-stack.secretDir" "db-ca" }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
 {{/* Environment of the MLflow image's database connection (images/README.md). */}}
 {{- define "mlops-stack.mlflow.dbEnv" -}}
 - name: MLFLOW_DB_HOST
@@ -65,6 +129,7 @@
   value: {{ include "mlops-stack.db.name" . | quote }}
 - name: MLFLOW_AUTH_DB_NAME
   value: {{ include "mlops-stack.db.authName" . | quote }}
+{{- include "mlops-stack.db.tlsEnv" . }}
 {{- end }}
 
 {{/* Environment of the PostgreSQL client tools (pg_dump, psql, pg_restore). */}}
@@ -75,4 +140,5 @@
   value: {{ include "mlops-stack.db.port" . | quote }}
 - name: PGUSER
   value: {{ include "mlops-stack.db.user" . | quote }}
+{{- include "mlops-stack.db.tlsEnv" . }}
 {{- end }}

@@ -79,3 +79,38 @@
 {{- define "mlops-stack.mlflow.metricsDir" -}}
 /run/mlflow-metrics
 {{- end }}
+
+{{/* Placement of the MLflow replicas (README "Disruption and placement"): mlflow.affinity with the
+     anti-affinity preset added when there is more than one replica, and topologySpreadConstraints with
+     the MLflow pods' labels as their default labelSelector. Both as YAML (empty: `{}` / `[]`). */}}
+{{- define "mlops-stack.mlflow.affinity" -}}
+{{- $affinity := deepCopy .Values.mlflow.affinity }}
+{{- $preset := .Values.mlflow.podAntiAffinityPreset }}
+{{- if and $preset (gt (int .Values.mlflow.replicas) 1) }}
+{{- $term := dict
+      "labelSelector" (dict "matchLabels" (include "mlops-stack.componentSelectorLabels" (dict "ctx" . "component" "mlflow") | fromYaml))
+      "topologyKey" "kubernetes.io/hostname" }}
+{{- if eq $preset "hard" }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) }}
+{{- else }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
+{{- end }}
+{{- end }}
+{{- toYaml $affinity }}
+{{- end }}
+
+{{- define "mlops-stack.mlflow.topologySpreadConstraints" -}}
+{{- $selector := dict "matchLabels" (include "mlops-stack.componentSelectorLabels" (dict "ctx" . "component" "mlflow") | fromYaml) }}
+{{- $constraints := list }}
+{{- range .Values.mlflow.topologySpreadConstraints }}
+{{- $constraint := deepCopy . }}
+{{- if not (hasKey $constraint "labelSelector") }}{{ $_ := set $constraint "labelSelector" $selector }}{{ end }}
+{{- $constraints = append $constraints $constraint }}
+{{- end }}
+{{- toYaml $constraints }}
+{{- end }}
+
+{{/* Whether the PodDisruptionBudget is rendered: with one replica it could only block node drains. */}}
+{{- define "mlops-stack.mlflow.pdbEnabled" -}}
+{{- if and .Values.mlflow.podDisruptionBudget.enabled (gt (int .Values.mlflow.replicas) 1) }}true{{ end }}
+{{- end }}

@@ -33,7 +33,8 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
-{{/* nodeSelector, tolerations and affinity of a pod, from its component's values; empty when none is set.
+{{/* nodeSelector, tolerations, affinity and topologySpreadConstraints of a pod, from its component's values
+     (or a dict of them); empty when none is set.
      Call with .Values.mlflow (`with include ...` keeps an empty result from leaving a blank line). */}}
 {{- define "mlops-stack.podScheduling" -}}
 {{- with .nodeSelector }}
@@ -46,6 +47,10 @@ tolerations:
 {{- end }}
 {{- with .affinity }}
 affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .topologySpreadConstraints }}
+topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
@@ -87,4 +92,40 @@ affinity:
 - name: scripts
   mountPath: {{ include "mlops-stack.scriptsDir" . }}
   readOnly: true
+{{- end }}
+
+{{/* The trusted CA bundle (global.caBundle, README "Trusted CA bundle") in the containers that make outgoing
+     TLS connections from Python: the volume, its mount, and the variables that point OpenSSL's default
+     context (ssl, urllib), requests, and git at it. Each renders nothing without a bundle. */}}
+{{- define "mlops-stack.caBundle.file" -}}
+/var/run/mlops-stack/ca-bundle/ca-bundle.crt
+{{- end }}
+
+{{- define "mlops-stack.caBundle.volume" -}}
+{{- with .Values.global.caBundle.configMap }}
+- name: ca-bundle
+  configMap:
+    name: {{ . }}
+    defaultMode: 0444
+    items:
+      - key: {{ $.Values.global.caBundle.key }}
+        path: ca-bundle.crt
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.caBundle.mount" -}}
+{{- if .Values.global.caBundle.configMap }}
+- name: ca-bundle
+  mountPath: /var/run/mlops-stack/ca-bundle
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.caBundle.env" -}}
+{{- if .Values.global.caBundle.configMap }}
+{{- range $name := list "SSL_CERT_FILE" "REQUESTS_CA_BUNDLE" "GIT_SSL_CAINFO" }}
+- name: {{ $name }}
+  value: {{ include "mlops-stack.caBundle.file" $ }}
+{{- end }}
+{{- end }}
 {{- end }}

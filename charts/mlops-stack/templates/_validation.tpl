@@ -1,4 +1,16 @@
 {{/* Cross-field checks the JSON schema cannot express; each message says what to set. */}}
+
+{{/* Where each component's extraEnv, extraVolumes and extraVolumeMounts go: its workload template and the
+     containers that receive them (checked by mlops-stack.validate). */}}
+{{- define "mlops-stack.extrasTargets" -}}
+mlflow: {template: mlflow/deployment.yaml, containers: [mlflow]}
+postgresql: {template: postgresql/statefulset.yaml, containers: [postgresql]}
+sftp: {template: sftp/deployment.yaml, containers: [sftp]}
+migration: {template: mlflow/job-migration.yaml, containers: [db-upgrade, pg-dump]}
+backup: {template: postgresql/cronjob-backup.yaml, containers: [pg-dump]}
+gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
+{{- end }}
+
 {{/* Included once from NOTES-free validation.yaml so that `helm template`, `install` and `upgrade` all fail early. */}}
 {{- define "mlops-stack.validate" -}}
 {{- $errors := list }}
@@ -26,6 +38,9 @@
 {{- end }}
 {{- if not .Values.externalDatabase.existingSecret }}
 {{- $errors = append $errors (printf "externalDatabase.existingSecret is required with an external database: create a Secret holding the password of user %q under the key %q and set its name." .Values.externalDatabase.user .Values.externalDatabase.existingSecretPasswordKey) }}
+{{- end }}
+{{- if and (has .Values.externalDatabase.sslMode (list "verify-ca" "verify-full")) (not .Values.externalDatabase.tlsCA.name) (not .Values.global.caBundle.configMap) }}
+{{- $errors = append $errors (printf "externalDatabase.sslMode is %s but externalDatabase.tlsCA.name is empty: the clients need the CA that signed the server's certificate. Create a ConfigMap (or Secret, tlsCA.kind) holding it under the key %q and set externalDatabase.tlsCA.name (or set global.caBundle.configMap to a bundle that holds it)." .Values.externalDatabase.sslMode .Values.externalDatabase.tlsCA.key) }}
 {{- end }}
 {{- if eq .Values.externalDatabase.database .Values.externalDatabase.authDatabase }}
 {{- $errors = append $errors "externalDatabase.database and externalDatabase.authDatabase must differ: MLflow's tracking store and its basic-auth store need separate databases." }}
@@ -69,8 +84,10 @@
 {{- end }}
 
 {{/* Backups. */}}
-{{- if not (regexMatch "^(@(hourly|daily|weekly|monthly|yearly)|([^ ]+ +){4}[^ ]+)$" .Values.backup.schedule) }}
-{{- $errors = append $errors (printf "backup.schedule %q is not a cron schedule: use five fields (minute hour day-of-month month day-of-week), e.g. \"15 2 * * *\" for 02:15 daily, or @daily." .Values.backup.schedule) }}
+{{- range $path, $schedule := dict "backup.schedule" .Values.backup.schedule "gc.schedule" .Values.gc.schedule }}
+{{- if not (regexMatch "^(@(hourly|daily|weekly|monthly|yearly)|([^ ]+ +){4}[^ ]+)$" $schedule) }}
+{{- $errors = append $errors (printf "%s %q is not a cron schedule: use five fields (minute hour day-of-month month day-of-week), e.g. \"15 2 * * *\" for 02:15 daily, or @daily." $path $schedule) }}
+{{- end }}
 {{- end }}
 
 {{/* Pod security: the images refuse root, and so does runAsNonRoot. */}}
@@ -91,12 +108,69 @@
 {{- end }}
 
 {{/* Resources: every container has requests and limits. */}}
-{{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" }}
+{{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" "gc" }}
 {{- $resources := (index $.Values $component).resources }}
 {{- range $kind := list "requests" "limits" }}
 {{- range $resource := list "cpu" "memory" }}
 {{- if not (index ($resources | default dict) $kind | default dict | dig $resource "") }}
 {{- $errors = append $errors (printf "%s.resources.%s.%s is required: every container of this chart has requests and limits (quota-enforcing namespaces reject pods without them)." $component $kind $resource) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* MLflow placement and disruption budget. */}}
+{{- if and .Values.mlflow.podAntiAffinityPreset (gt (int .Values.mlflow.replicas) 1) (hasKey .Values.mlflow.affinity "podAntiAffinity") }}
+{{- $errors = append $errors (printf "mlflow.podAntiAffinityPreset is %q and mlflow.affinity.podAntiAffinity is set too: set mlflow.podAntiAffinityPreset=\"\" to use your own podAntiAffinity, or remove it to use the preset." .Values.mlflow.podAntiAffinityPreset) }}
+{{- end }}
+{{- $minAvailable := .Values.mlflow.podDisruptionBudget.minAvailable }}
+{{- if and (include "mlops-stack.mlflow.pdbEnabled" .) (not (kindIs "invalid" $minAvailable)) (not (kindIs "string" $minAvailable)) (ge (int $minAvailable) (int .Values.mlflow.replicas)) }}
+{{- $errors = append $errors (printf "mlflow.podDisruptionBudget.minAvailable is %d with mlflow.replicas %d: no MLflow pod could ever be evicted, so node drains would block. Set it below mlflow.replicas, or use maxUnavailable." (int $minAvailable) (int .Values.mlflow.replicas)) }}
+{{- end }}
+
+{{/* Extra env, volumes and mounts (README "Extra environment variables and volumes"). They are rendered
+     after the chart's own, and a second entry of one env name silently replaces the first, so each
+     component's workload is rendered here and every extra entry checked against what the chart already put
+     in the same container or pod. extraEnvFrom needs no check: Kubernetes gives `env` precedence. */}}
+{{- range $component, $target := include "mlops-stack.extrasTargets" . | fromYaml }}
+{{- $values := index $.Values $component }}
+{{- if or $values.extraEnv $values.extraVolumes $values.extraVolumeMounts }}
+{{- $doc := include (printf "%s/%s" $.Template.BasePath $target.template) $ | fromYaml }}
+{{- $pod := dig "spec" "template" "spec" dict $doc }}
+{{- if eq (dig "kind" "" $doc) "CronJob" }}{{ $pod = dig "spec" "jobTemplate" "spec" "template" "spec" dict $doc }}{{ end }}
+{{- $podVolumes := list }}
+{{- range (dig "volumes" list $pod) }}{{ $podVolumes = append $podVolumes .name }}{{ end }}
+{{- range $i, $volume := $values.extraVolumes }}
+{{- $clash := 0 }}
+{{- range $values.extraVolumes }}{{ if eq .name $volume.name }}{{ $clash = sub $clash 1 }}{{ end }}{{ end }}
+{{- range $podVolumes }}{{ if eq . $volume.name }}{{ $clash = add1 $clash }}{{ end }}{{ end }}
+{{- if gt $clash 0 }}
+{{- $errors = append $errors (printf "%s.extraVolumes[%d] is named %q, a volume the chart already has in the %s pod: give it another name (and use that name in %s.extraVolumeMounts)." $component $i $volume.name $component $component) }}
+{{- end }}
+{{- end }}
+{{- range $i, $mount := $values.extraVolumeMounts }}
+{{- if not (has $mount.name $podVolumes) }}
+{{- $errors = append $errors (printf "%s.extraVolumeMounts[%d] mounts the volume %q, which the %s pod does not have: add it to %s.extraVolumes." $component $i $mount.name $component $component) }}
+{{- end }}
+{{- end }}
+{{- range $container := concat (dig "initContainers" list $pod) (dig "containers" list $pod) }}
+{{- if has $container.name $target.containers }}
+{{- range $i, $var := $values.extraEnv }}
+{{- $clash := 0 }}
+{{- range $values.extraEnv }}{{ if eq .name $var.name }}{{ $clash = sub $clash 1 }}{{ end }}{{ end }}
+{{- range $container.env }}{{ if eq .name $var.name }}{{ $clash = add1 $clash }}{{ end }}{{ end }}
+{{- if gt $clash 0 }}
+{{- $errors = append $errors (printf "%s.extraEnv[%d] sets %s, which the chart already sets in the %s container: remove it from %s.extraEnv (a chart value controls it, see the README's values table) or use another name." $component $i $var.name $container.name $component) }}
+{{- end }}
+{{- end }}
+{{- range $i, $mount := $values.extraVolumeMounts }}
+{{- $clash := 0 }}
+{{- range $values.extraVolumeMounts }}{{ if eq .mountPath $mount.mountPath }}{{ $clash = sub $clash 1 }}{{ end }}{{ end }}
+{{- range $container.volumeMounts }}{{ if eq .mountPath $mount.mountPath }}{{ $clash = add1 $clash }}{{ end }}{{ end }}
+{{- if gt $clash 0 }}
+{{- $errors = append $errors (printf "%s.extraVolumeMounts[%d] mounts at %s, where the chart already mounts a volume in the %s container: choose another mountPath." $component $i $mount.mountPath $container.name) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

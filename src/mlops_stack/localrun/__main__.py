@@ -1,4 +1,4 @@
-"""Command line of the local runner: `python -m mlops_stack.localrun {up,down,clean,test,secret}`."""
+"""Command line of the local runner: `python -m mlops_stack.localrun {up,down,clean,test,create-job,...}`."""
 
 import argparse
 import re
@@ -76,6 +76,13 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _cronjob(value: str) -> str:
+    kind, _, name = value.partition("/")
+    if kind not in ("cronjob", "cronjobs", "cj") or not name:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected cronjob/NAME, e.g. cronjob/mlops-stack-gc")
+    return name
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mlops_stack.localrun",
@@ -110,6 +117,14 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     test = commands.add_parser("test", help="run the release's `helm test` hooks against the running pods")
     with_source(test)
+    create_job = commands.add_parser(
+        "create-job", help="run a CronJob's job now, as `kubectl create job --from=cronjob/NAME` does"
+    )
+    create_job.add_argument("--from", dest="source", required=True, type=_cronjob, metavar="cronjob/NAME",
+                            help="the CronJob of the release `up` applied last")  # fmt: skip
+    create_job.add_argument("name", nargs="?", help="name of the Job (default: <cronjob>-manual)")
+    create_job.add_argument("--namespace", default="default", help="namespace the names resolve in")
+    create_job.add_argument("--timeout", type=_seconds, default=600, help="seconds the job may take")
     commands.add_parser("down", help="stop and remove the pods; data volumes are kept")
     commands.add_parser("clean", help="down, then remove the data volumes and the generated secrets")
     secret = commands.add_parser(
@@ -161,6 +176,9 @@ def cli(argv: list[str] | None = None) -> int:
         elif args.command == "test":
             ran = runner.test(docs)
             print(f"{ran} test hook(s) passed")
+        elif args.command == "create-job":
+            name = runner.create_job(args.source, args.name)
+            print(f"job {name} succeeded")
         elif args.command == "down":
             runner.down()
         elif args.command == "clean":

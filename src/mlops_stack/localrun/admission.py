@@ -17,7 +17,6 @@ from mlops_stack.localrun.security import FS_GROUP_CHANGE_POLICIES
 REFUSED_KINDS = {
     "NetworkPolicy": "Docker cannot enforce pod-level network policies; render with the chart's "
     "NetworkPolicy disabled for local use (the local stack is on one private network)",
-    "CronJob": "the local engine has no scheduler; disable the CronJob for local use",
     "Route": "there is no router locally; services are published on 127.0.0.1 instead",
     "Ingress": "there is no ingress controller locally; services are published on 127.0.0.1 instead",
     "ServiceMonitor": "there is no Prometheus operator locally",
@@ -32,7 +31,7 @@ MOOT_KINDS = {
     "PodDisruptionBudget": "one engine never evicts pods",
 }
 SUPPORTED_KINDS = {
-    "Deployment", "StatefulSet", "Job", "Pod", "Service", "Secret", "ConfigMap",
+    "Deployment", "StatefulSet", "Job", "CronJob", "Pod", "Service", "Secret", "ConfigMap",
     "PersistentVolumeClaim", "ServiceAccount",
 }  # fmt: skip
 
@@ -98,6 +97,13 @@ STATEFULSET_MOOT = {"podManagementPolicy": "pods of a StatefulSet start in ordin
                     "minReadySeconds": "a pod counts as available once ready"}  # fmt: skip
 JOB = {"template", "backoffLimit", "activeDeadlineSeconds", "completions", "parallelism"}
 JOB_MOOT = {"ttlSecondsAfterFinished": _KEPT}
+# A CronJob is admitted but never scheduled: `create-job --from cronjob/NAME` runs its jobTemplate once.
+CRONJOB = {"schedule", "jobTemplate"}
+_UNSCHEDULED = "the local engine has no scheduler; `create-job --from cronjob/NAME` runs the job"
+CRONJOB_MOOT = {key: _UNSCHEDULED for key in (
+    "timeZone", "concurrencyPolicy", "successfulJobsHistoryLimit", "failedJobsHistoryLimit",
+    "startingDeadlineSeconds", "suspend",
+)}  # fmt: skip
 SERVICE = {"selector", "ports", "type", "clusterIP"}
 SERVICE_MOOT = {"sessionAffinity": "one engine", "ipFamilyPolicy": "one engine", "ipFamilies": "one engine",
                 "internalTrafficPolicy": "one engine"}  # fmt: skip
@@ -255,10 +261,13 @@ class _Checker:
             for tpl in spec.get("volumeClaimTemplates") or []:
                 self._pvc_spec(tpl.get("spec") or {}, f"{where}.spec.volumeClaimTemplates[{ref(tpl)}]")
         elif kind == "Job":
-            self.fields(spec, f"{where}.spec", JOB, JOB_MOOT)
-            for one in ("completions", "parallelism"):
-                if spec.get(one, 1) != 1:
-                    self.refuse(f"{where}.spec.{one}", "only 1 (one pod at a time)")
+            self._job_spec(spec, f"{where}.spec")
+        elif kind == "CronJob":
+            self.fields(spec, f"{where}.spec", CRONJOB, CRONJOB_MOOT)
+            job_template = spec.get("jobTemplate") or {}
+            self.fields(job_template, f"{where}.spec.jobTemplate", {"metadata", "spec"})
+            where, spec = f"{where}.spec.jobTemplate", job_template.get("spec") or {}
+            self._job_spec(spec, f"{where}.spec")
         if kind == "Pod":
             self.pod_spec(spec, f"{where}.spec")
             return
@@ -266,6 +275,12 @@ class _Checker:
         self.fields(template, f"{where}.spec.template", {"metadata", "spec"})
         claims = tuple(t["metadata"]["name"] for t in spec.get("volumeClaimTemplates") or [])
         self.pod_spec(template.get("spec") or {}, f"{where}.spec.template.spec", claims)
+
+    def _job_spec(self, spec: dict, where: str) -> None:
+        self.fields(spec, where, JOB, JOB_MOOT)
+        for one in ("completions", "parallelism"):
+            if spec.get(one, 1) != 1:
+                self.refuse(f"{where}.{one}", "only 1 (one pod at a time)")
 
     def _pvc_spec(self, spec: dict, where: str) -> None:
         self.fields(spec, where, PVC)
@@ -296,7 +311,7 @@ class _Checker:
             return
         elif kind not in SUPPORTED_KINDS:
             self.refuse(where, f"kind {kind} is not supported by the local runner")
-        elif kind in ("Deployment", "StatefulSet", "Job", "Pod"):
+        elif kind in ("Deployment", "StatefulSet", "Job", "CronJob", "Pod"):
             self.workload(m, where)
         elif kind == "Service":
             self.service(m, where)
@@ -318,4 +333,9 @@ def check(release: Release) -> list[str]:
         checker.manifest(m)
     if checker.reasons:
         raise Refused(checker.reasons)
-    return [f"{ref(m)}: {MOOT_KINDS[m['kind']]}" for m in release.objects if m["kind"] in MOOT_KINDS]
+    notes = [f"{ref(m)}: {MOOT_KINDS[m['kind']]}" for m in release.objects if m["kind"] in MOOT_KINDS]
+    return notes + [
+        f"{ref(m)}: not scheduled (no scheduler locally); run it now with "
+        f"`python -m mlops_stack.localrun create-job --from cronjob/{m['metadata']['name']}`"
+        for m in release.of_kind("CronJob")
+    ]

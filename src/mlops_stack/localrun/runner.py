@@ -186,6 +186,25 @@ class Runner:
         if "hook-succeeded" in hook.delete_policies:
             self.engine.stop_pod(job.docker_name)
 
+    # ---- create-job
+    def create_job(self, cronjob: str, name: str | None = None) -> str:
+        """`kubectl create job --from=cronjob/CRONJOB`: run the CronJob's jobTemplate once, now, beside the
+        release `up` applied last (the runner has no scheduler). Returns the Job's name."""
+        release = build_release(self.state.last_release())
+        cronjobs = {m["metadata"]["name"]: m for m in release.of_kind("CronJob")}
+        if cronjob not in cronjobs:
+            raise LocalRunError(
+                f"no CronJob {cronjob!r} in the release last applied from {self.state.directory} "
+                f"(CronJobs there: {', '.join(sorted(cronjobs)) or 'none'}; run `up` first)"
+            )
+        job = workloads.job_from_cronjob(cronjobs[cronjob], name)
+        (pod,) = workloads.pods_of(job, self.namespace)
+        workloads.attach_services([pod], release.of_kind("Service"), {}, self.namespace)
+        plan = self._plan(release, pod)
+        self.report(f"job {plan.docker_name}: from {ref(cronjobs[cronjob])}")
+        self._run_job(plan, time.monotonic() + self.timeout)
+        return str(job["metadata"]["name"])
+
     # ---- test
     def test(self, docs: list[Manifest]) -> int:
         """`helm test`: run the release's test hooks against the running pods; returns how many ran."""

@@ -78,6 +78,26 @@ def pods_of(manifest: Manifest, namespace: str) -> list[Pod]:
     return pods
 
 
+def job_from_cronjob(cronjob: Manifest, name: str | None = None) -> Manifest:
+    """The Job `kubectl create job NAME --from=cronjob/CRONJOB` makes: the jobTemplate, named NAME
+    (default `<cronjob>-manual`)."""
+    template = cronjob["spec"]["jobTemplate"]
+    metadata = template.get("metadata") or {}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            **metadata,
+            "name": name or f"{cronjob['metadata']['name']}-manual",
+            "annotations": {
+                **(metadata.get("annotations") or {}),
+                "cronjob.kubernetes.io/instantiate": "manual",
+            },
+        },
+        "spec": template["spec"],
+    }
+
+
 def attach_services(pods: list[Pod], services: list[Manifest], publish: Publish, namespace: str) -> None:
     """Give each pod the DNS names of the Services that select it, and publish the chosen ports."""
     reasons: list[str] = []

@@ -178,4 +178,6 @@ def test_local_docker_values_allow_the_published_address() -> None:
     """scripts/stack-up publishes MLflow on 127.0.0.1:<port>; the browser sends that Host header."""
     docs = render([CHART / "ci" / "local-docker-values.yaml"])
     assert mlflow_env(docs)["MLFLOW_ALLOWED_HOSTS"] == f"{SERVICE_HOSTS},127.0.0.1:*,localhost:*"
-    assert not [d for d in docs if d["kind"] in {"NetworkPolicy", "CronJob", "Route", "Ingress"}]
+    assert not [d for d in docs if d["kind"] in {"NetworkPolicy", "Route", "Ingress"}]
+    # The local runner has no scheduler: the gc CronJob is run with `localrun create-job`, no backups.
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "CronJob"] == ["t-mlops-stack-gc"]

@@ -63,6 +63,36 @@ EXPECTED = {
     "same-auth-database.yaml": FAIL
     + "postgresql.auth.database and postgresql.auth.authDatabase must differ: "
     "MLflow's tracking store and its basic-auth store need separate databases.",
+    # Extras (extraEnv, extraVolumes, extraVolumeMounts) never replace what the chart sets.
+    "extra-env-collides-with-chart.yaml": FAIL
+    + "mlflow.extraEnv[0] sets MLFLOW_DB_HOST, which the chart already sets in the mlflow container: "
+    "remove it from mlflow.extraEnv (a chart value controls it, see the README's values table) or use "
+    "another name.",
+    "extra-env-collides-in-backup.yaml": FAIL
+    + "backup.extraEnv[0] sets PGHOST, which the chart already sets "
+    "in the pg-dump container",
+    "extra-volume-name-collides.yaml": FAIL + 'sftp.extraVolumes[0] is named "data", a volume the chart '
+    "already has in the sftp pod: give it another name (and use that name in sftp.extraVolumeMounts).",
+    "extra-mount-path-collides.yaml": FAIL + "postgresql.extraVolumeMounts[0] mounts at "
+    "/var/lib/postgresql/data, where the chart already mounts a volume in the postgresql container: choose "
+    "another mountPath.",
+    "extra-mount-without-volume.yaml": FAIL + 'mlflow.extraVolumeMounts[0] mounts the volume "company-ca", '
+    "which the mlflow pod does not have: add it to mlflow.extraVolumes.",
+    # MLflow placement and disruption budget.
+    "budget-blocks-drains.yaml": FAIL
+    + "mlflow.podDisruptionBudget.minAvailable is 2 with mlflow.replicas 2: no MLflow pod could ever be "
+    "evicted, so node drains would block. Set it below mlflow.replicas, or use maxUnavailable.",
+    "anti-affinity-twice.yaml": FAIL
+    + 'mlflow.podAntiAffinityPreset is "soft" and mlflow.affinity.podAntiAffinity is set too: set '
+    'mlflow.podAntiAffinityPreset="" to use your own podAntiAffinity, or remove it to use the preset.',
+    "gc-bad-schedule.yaml": FAIL
+    + 'gc.schedule "nightly" is not a cron schedule: use five fields (minute hour '
+    'day-of-month month day-of-week), e.g. "15 2 * * *" for 02:15 daily, or @daily.',
+    "tls-without-ca.yaml": FAIL
+    + "externalDatabase.sslMode is verify-full but externalDatabase.tlsCA.name is empty: the clients need "
+    "the CA that signed the server's certificate. Create a ConfigMap (or Secret, tlsCA.kind) holding it "
+    'under the key "ca.crt" and set externalDatabase.tlsCA.name (or set global.caBundle.configMap to a '
+    "bundle that holds it).",
     # values.schema.json: types, enums, ranges, unknown keys (Helm 4's wording).
     "sftp-service-type.yaml": "- at '/sftp/service/type': value must be one of 'ClusterIP', 'NodePort', "
     "'LoadBalancer'",
@@ -71,6 +101,14 @@ EXPECTED = {
     "replicas-zero.yaml": "- at '/mlflow/replicas': minimum: got 0, want 1",
     "nodeport-out-of-range.yaml": "- at '/sftp/service/nodePort': minimum: got 2,222, want 30,000",
     "typo-in-key.yaml": "- at '': additional properties 'mlfow' not allowed",
+    "anti-affinity-preset.yaml": "- at '/mlflow/podAntiAffinityPreset': value must be one of '', 'soft', "
+    "'hard'",
+    "gc-retention.yaml": "- at '/gc/retention': '30 days' does not match pattern "
+    "'^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$'",
+    "tls-bad-mode.yaml": "- at '/externalDatabase/sslMode': value must be one of 'disable', 'allow', "
+    "'prefer', 'require', 'verify-ca', 'verify-full'",
+    "extra-env-without-name.yaml": "- at '/mlflow/extraEnv/0': missing property 'name'",
+    "extra-envfrom-without-source.yaml": "- at '/sftp/extraEnvFrom/0': 'oneOf' failed, none matched",
 }
 
 
@@ -87,7 +125,14 @@ def test_invalid_values_are_refused_with_a_clear_message(name: str) -> None:
     assert EXPECTED[name] in str(refused.value)
 
 
-@pytest.mark.parametrize("name", ["external-db-without-secret.yaml", "plaintext-postgres-password.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "external-db-without-secret.yaml",
+        "plaintext-postgres-password.yaml",
+        "extra-env-collides-with-chart.yaml",
+    ],
+)
 def test_helm3_gives_the_same_message(name: str) -> None:
     with pytest.raises(HelmError) as refused:
         run_helm(["template", "t", str(CHART), "--namespace", NAMESPACE, "-f", str(INVALID / name)], "helm3")

@@ -11,7 +11,7 @@ def component(name: str) -> dict:
     return {"matchLabels": {**SELECT, "app.kubernetes.io/component": name}}
 
 
-def test_postgresql_only_from_mlflow_migration_and_backup() -> None:
+def test_postgresql_only_from_mlflow_migration_backup_and_gc() -> None:
     policy = find(render(), "NetworkPolicy", "postgresql")["spec"]
     assert policy == {
         "podSelector": component("postgresql"),
@@ -26,7 +26,7 @@ def test_postgresql_only_from_mlflow_migration_and_backup() -> None:
                                 {
                                     "key": "app.kubernetes.io/component",
                                     "operator": "In",
-                                    "values": ["mlflow", "migration", "backup"],
+                                    "values": ["mlflow", "migration", "backup", "gc"],
                                 }
                             ],
                         }
@@ -38,7 +38,7 @@ def test_postgresql_only_from_mlflow_migration_and_backup() -> None:
     }
 
 
-def test_sftp_from_mlflow_test_pod_and_client_cidrs() -> None:
+def test_sftp_from_mlflow_gc_test_pod_and_client_cidrs() -> None:
     policy = find(render([CHART / "ci" / "openshift-values.yaml"]), "NetworkPolicy", "sftp")["spec"]
     assert policy["podSelector"] == component("sftp")
     assert policy["ingress"] == [
@@ -51,7 +51,7 @@ def test_sftp_from_mlflow_test_pod_and_client_cidrs() -> None:
                             {
                                 "key": "app.kubernetes.io/component",
                                 "operator": "In",
-                                "values": ["mlflow", "test"],
+                                "values": ["mlflow", "gc", "test"],
                             }
                         ],
                     }
@@ -87,7 +87,7 @@ def test_client_only_pods_accept_nothing() -> None:
                 {
                     "key": "app.kubernetes.io/component",
                     "operator": "In",
-                    "values": ["migration", "backup", "test"],
+                    "values": ["migration", "backup", "gc", "test"],
                 }
             ],
         },
@@ -115,6 +115,7 @@ def test_selectors_match_the_pods_they_protect() -> None:
         "t-mlops-stack-sftp": "sftp",
         "t-mlops-stack-postgresql": "postgresql",
         "t-mlops-stack-backup": "backup",
+        "t-mlops-stack-gc": "gc",
         "t-mlops-stack-db-migration": "migration",
         "t-mlops-stack-test": "test",
     }

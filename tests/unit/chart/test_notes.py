@@ -50,3 +50,48 @@ def test_notes_tell_the_admin_where_the_backups_are() -> None:
     external = notes("-f", str(CHART / "ci" / "external-database-values.yaml"))
     assert "  kubectl -n mlops exec deploy/t-mlops-stack-backup-restore -- ls -l /backups\n" in external
     assert "/backups" not in notes("-f", str(CHART / "ci" / "no-backup-values.yaml"))
+
+
+def test_notes_list_the_cluster_settings_in_effect() -> None:
+    text = notes("-f", str(CHART / "ci" / "corporate-values.yaml"))
+    assert text.endswith(
+        '\nCluster settings in effect (chart README, "Corporate clusters"):\n'
+        "  - Trusted CA bundle: ConfigMap trusted-ca key ca-bundle.crt in the MLflow server, migration and gc"
+        " containers (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO)\n"
+        f"{GC_LINE}"
+        "  - PodDisruptionBudget t-mlops-stack-mlflow: at least 2 up of the 3 MLflow pods during node"
+        " drains\n"
+        "  - MLflow pods on different nodes (hard anti-affinity)\n"
+        "  - MLflow pods spread over topology.kubernetes.io/zone\n"
+        "  - mlflow: 2 extraEnv, 1 extraEnvFrom, 1 extraVolumes, 1 extraVolumeMounts\n"
+    ), text
+
+
+GC_LINE = (
+    "  - CronJob t-mlops-stack-gc (45 3 * * *): runs deleted more than 30d ago lose their artifacts and rows"
+    " (run it now: kubectl -n mlops create job --from=cronjob/t-mlops-stack-gc gc-now)\n"
+)
+
+
+def test_notes_list_only_the_gc_by_default() -> None:
+    assert notes().endswith(f'\nCluster settings in effect (chart README, "Corporate clusters"):\n{GC_LINE}')
+
+
+def test_notes_list_no_cluster_settings_without_gc() -> None:
+    assert "Cluster settings in effect" not in notes("--set", "gc.enabled=false")
+
+
+def test_notes_name_the_external_database_tls() -> None:
+    text = notes("-f", str(CHART / "ci" / "external-database-values.yaml"))
+    assert (
+        "  - External PostgreSQL postgres.databases.svc.cluster.local:5432 with sslMode verify-full, CA from"
+        " ConfigMap company-db-ca key ca.crt\n"
+    ) in text
+
+
+def test_notes_name_the_trusted_ca_bundle() -> None:
+    text = notes("--set", "global.caBundle.configMap=trusted-ca")
+    assert (
+        "  - Trusted CA bundle: ConfigMap trusted-ca key ca-bundle.crt in the MLflow server, migration and gc"
+        " containers (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO)\n"
+    ) in text

@@ -73,6 +73,7 @@ def assert_held(docs: list[dict[str, Any]], expected: dict[str, list[str]]) -> N
 # only on upgrade): the exact claims and what holds each.
 CI_EXPECTED = {
     "defaults": {BACKUP_CLAIM: [POSTGRESQL], SFTP_CLAIM: [SFTP]},
+    "corporate-values.yaml": {BACKUP_CLAIM: [POSTGRESQL], SFTP_CLAIM: [SFTP]},
     "existing-secrets-values.yaml": {SFTP_CLAIM: [SFTP]},  # backup.persistence.existingClaim
     "external-database-values.yaml": {BACKUP_CLAIM: [BACKUP_RESTORE], SFTP_CLAIM: [SFTP]},
     "kubernetes-ingress-values.yaml": {BACKUP_CLAIM: [POSTGRESQL], SFTP_CLAIM: [SFTP]},
@@ -223,15 +224,18 @@ def test_the_backup_restore_pod_of_an_external_database() -> None:
         "/tmp": False,
         "/backups": True,
         "/var/run/secrets/mlops-stack/db": True,
+        "/var/run/secrets/mlops-stack/db-ca": True,  # restores use TLS too (ci/external-database-values)
     }
     assert {e["name"]: e["value"] for e in container["env"]} == {
         "PGHOST": "postgres.databases.svc.cluster.local",
         "PGPORT": "5432",
         "PGUSER": "mlflow",
+        "PGSSLMODE": "verify-full",
+        "PGSSLROOTCERT": "/var/run/secrets/mlops-stack/db-ca/ca.crt",
     }
     assert "ports" not in container
     clients = find(docs, "NetworkPolicy", "clients")["spec"]["podSelector"]["matchExpressions"][0]["values"]
-    assert clients == ["migration", "backup", "test", "backup-restore"]  # it accepts no connection
+    assert clients == ["migration", "backup", "gc", "test", "backup-restore"]  # it accepts no connection
     assert find(docs, "PersistentVolumeClaim", "backup")["metadata"]["annotations"] == {
         "helm.sh/resource-policy": "keep"
     }

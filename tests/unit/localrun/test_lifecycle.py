@@ -117,3 +117,26 @@ def test_data_whose_secrets_are_gone_is_refused_by_name_and_kept(
         "  both:          run this stack under another name, e.g. `PROJECT=mlops-stack-2 make up`",
     ]
     assert journal(docker_client, toolbox, runner)[:2] == ["pre-install-early", "pre-install-late"]
+
+
+def test_create_job_runs_a_cronjobs_job_template_beside_the_release(
+    runner: Runner, toolbox: str, docker_client: docker.DockerClient
+) -> None:
+    """`kubectl create job --from=cronjob/...`: the jobTemplate runs once, now, with the release's claims."""
+    writer = container("write", toolbox, "echo collected >> /data/journal", volumeMounts=MOUNT)
+    template = job("unused", [writer], [CLAIM])
+    collect = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "collect"},
+        "spec": {"schedule": "@daily", "jobTemplate": {"metadata": {"labels": {"app": "collect"}},
+                                                       "spec": template["spec"]}},
+    }  # fmt: skip
+    docs = [*release(toolbox), collect]
+    runner.up(docs)
+    assert journal(docker_client, toolbox, runner)[-1] == "post-install"  # not scheduled by `up`
+    assert runner.create_job("collect") == "collect-manual"
+    assert journal(docker_client, toolbox, runner)[-1] == "collected"
+    with pytest.raises(LocalRunError, match=r"no CronJob 'backup' in the release last applied from .* "
+                       r"\(CronJobs there: collect; run `up` first\)"):  # fmt: skip
+        runner.create_job("backup")

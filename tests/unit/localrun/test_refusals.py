@@ -26,16 +26,43 @@ def test_network_policy_is_refused_with_what_to_do() -> None:
     ]
 
 
-def test_unknown_kind_and_cronjob_are_refused() -> None:
-    reasons = refusal(
-        [
-            {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup"}},
-            {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "x"}},
-        ]
-    )
-    assert reasons == [
-        "CronJob/backup: the local engine has no scheduler; disable the CronJob for local use",
-        "Endpoints/x: kind Endpoints is not supported by the local runner",
+def test_unknown_kind_is_refused() -> None:
+    reasons = refusal([{"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "x"}}])
+    assert reasons == ["Endpoints/x: kind Endpoints is not supported by the local runner"]
+
+
+def cronjob(name: str, containers: list[dict], **job_spec: object) -> dict:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name},
+        "spec": {
+            "schedule": "45 3 * * *",
+            "concurrencyPolicy": "Forbid",
+            "jobTemplate": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+                                                                  "containers": containers}}, **job_spec},
+            },
+        },
+    }  # fmt: skip
+
+
+def test_a_cronjob_is_admitted_unscheduled_with_how_to_run_it() -> None:
+    notes = admission.check(build_release([cronjob("gc", [container("c", IMAGE, "true")])]))
+    assert notes == [
+        "CronJob/gc: not scheduled (no scheduler locally); run it now with "
+        "`python -m mlops_stack.localrun create-job --from cronjob/gc`"
+    ]
+    assert plan(build_release([cronjob("gc", [container("c", IMAGE, "true")])]), {}, "ns") == ([], [])
+
+
+def test_a_cronjobs_job_template_is_checked_like_a_job() -> None:
+    bad = cronjob("gc", [container("c", IMAGE, "true", lifecycle={"preStop": {}})], parallelism=2)
+    assert refusal([bad]) == [
+        "CronJob/gc.spec.jobTemplate.spec.parallelism: only 1 (one pod at a time)",
+        "CronJob/gc.spec.jobTemplate.spec.template.spec.containers[c].lifecycle: not supported by the local "
+        "runner",
     ]
 
 
