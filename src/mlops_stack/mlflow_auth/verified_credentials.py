@@ -33,35 +33,49 @@ class VerifiedCredentials:
         self._slots: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         # Flask handlers run in a thread pool: every touch of the dict holds the lock.
         self._lock = threading.Lock()
+        self._checking: dict[tuple[str, str], threading.Lock] = {}
         self.hash_checks = 0
 
     def _digest(self, password: str) -> bytes:
         return hmac.new(self._key, password.encode("utf-8"), hashlib.sha256).digest()
 
-    def verify(self, username: str, stored_hash: str, password: str) -> bool:
-        """True when `password` matches `stored_hash`; the slow hash check runs only the first time."""
-        slot = (username, stored_hash)
-        digest = self._digest(password)
+    def _known(self, slot: tuple[str, str], digest: bytes) -> bool:
         with self._lock:
             known = self._slots.get(slot)
             if known is not None:
                 self._slots.move_to_end(slot)
-        if known is not None and hmac.compare_digest(known, digest):
+        return known is not None and hmac.compare_digest(known, digest)
+
+    def _slot_lock(self, slot: tuple[str, str]) -> threading.Lock:
+        with self._lock:
+            if len(self._checking) > 2 * self._max_slots:  # slots whose checks failed and were never filled
+                self._checking = {k: v for k, v in self._checking.items() if k in self._slots or v.locked()}
+            return self._checking.setdefault(slot, threading.Lock())
+
+    def verify(self, username: str, stored_hash: str, password: str) -> bool:
+        """True when `password` matches `stored_hash`; the slow hash check runs only the first time."""
+        slot = (username, stored_hash)
+        digest = self._digest(password)
+        if self._known(slot, digest):
             return True
-        # Outside the lock: checks of different credentials run in parallel.
-        with self._lock:
-            self.hash_checks += 1
-        if not self._check(stored_hash, password):
-            _logger.warning("refused user %r: wrong password (pid %d)", username, os.getpid())
-            return False
-        _logger.info(
-            "user %r: password hash checked (pid %d); same password, same hash: no check again",
-            username,
-            os.getpid(),
-        )
-        with self._lock:
-            self._slots[slot] = digest
-            self._slots.move_to_end(slot)
-            while len(self._slots) > self._max_slots:
-                self._slots.popitem(last=False)
+        # One check per slot at a time: concurrent first requests of one credential wait for the first
+        # check instead of repeating it (checks of different credentials still run in parallel).
+        with self._slot_lock(slot):
+            if self._known(slot, digest):
+                return True
+            with self._lock:
+                self.hash_checks += 1
+            if not self._check(stored_hash, password):
+                _logger.warning("refused user %r: wrong password (pid %d)", username, os.getpid())
+                return False
+            _logger.info(
+                "user %r: password hash checked (pid %d); same password, same hash: no check again",
+                username,
+                os.getpid(),
+            )
+            with self._lock:
+                self._slots[slot] = digest
+                while len(self._slots) > self._max_slots:
+                    evicted, _ = self._slots.popitem(last=False)
+                    self._checking.pop(evicted, None)
         return True
