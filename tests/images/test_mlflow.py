@@ -421,7 +421,9 @@ def test_an_extra_ca_bundle_is_used_by_the_build_and_kept_out_of_the_image(
     bundle.write_bytes(pem)
     prefix = f"img-ca-{sandbox.prefix.rstrip('-')}"
     result = _build_images({"EXTRA_CA_BUNDLE": str(bundle), "IMAGE_PREFIX": prefix}, "mlflow")
-    ref = image_ref("mlflow").replace("mlops-stack/", f"{prefix}/", 1)
+    # Whatever IMAGE_PREFIX the run uses (a parallel run's h12/...), the built image is `prefix/mlflow:tag`;
+    # the finally clause must never remove the run's own image.
+    ref = f"{prefix}/{image_ref('mlflow').rsplit('/', 1)[1]}"
     try:
         assert result.returncode == 0, result.stderr[-3000:]
         assert f"{ref} " in result.stdout
