@@ -97,7 +97,7 @@ def test_a_directory_round_trips_with_the_paths_of_mlflows_own_client(
 def test_uploads_run_side_by_side_but_no_more_than_the_bound(
     as_user: MlflowClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLOPS_ARTIFACT_UPLOAD_THREADS", "3")
+    monkeypatch.setenv("MLOPS_ARTIFACT_THREADS", "3")
     folder = plots_folder(tmp_path)
     in_flight, peak, lock = [0], [0], threading.Lock()
     upload = MlflowArtifactsRepository.log_artifact
@@ -117,14 +117,15 @@ def test_uploads_run_side_by_side_but_no_more_than_the_bound(
     with mlflow.start_run() as run:
         mlflow.log_artifacts(str(folder))
     assert peak[0] == 3
+    assert MlflowArtifactsRepository(run.info.artifact_uri).thread_pool._max_workers == 3  # downloads too
     assert len(all_paths(as_user, run.info.run_id)) == 62
 
 
 def test_a_bad_thread_count_is_refused_by_name(as_user: MlflowClient, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("MLOPS_ARTIFACT_UPLOAD_THREADS", "many")
+    monkeypatch.setenv("MLOPS_ARTIFACT_THREADS", "many")
     mlflow.set_experiment("bad-threads")
     with mlflow.start_run(), pytest.raises(mlflow.exceptions.MlflowException) as refused:
-        mlflow.log_artifacts(str(plots_folder(tmp_path)))
-    assert "MLOPS_ARTIFACT_UPLOAD_THREADS='many': set a number of parallel uploads from 1 to 64" in str(
+        mlflow.log_artifacts(str(plots_folder(tmp_path)))  # refused before any request
+    assert "MLOPS_ARTIFACT_THREADS='many': set a number of parallel transfers from 1 to 64" in str(
         refused.value
     )
