@@ -11,7 +11,7 @@ import functools
 import logging
 import sys
 
-from mlops_stack.mlflow_auth import request_users, store_wrapper
+from mlops_stack.mlflow_auth import request_users, run_lookup, store_wrapper
 
 
 def create_app(app=None):
@@ -21,6 +21,7 @@ def create_app(app=None):
     _log_to_stderr()
     store_wrapper.install(basic_auth.store)
     _scope_fastapi_authentication(basic_auth)
+    run_lookup.install(basic_auth)
     return basic_auth.create_app(app or tracking_app)
 
 

@@ -45,7 +45,7 @@ def get(server: MlflowServer, path: str, auth: tuple[str, str]) -> int:
 
 
 def until_every_worker_logged(
-    server: MlflowServer, pattern: str, send: Callable[[], list[int]], expected: list[int], rounds: int = 60
+    server: MlflowServer, pattern: str, send: Callable[[], list[int]], expected: list[int], rounds: int = 250
 ) -> int:
     """Repeat `send` (each returns its statuses, which must be `expected`) until all workers logged
     `pattern`; returns the number of rounds."""
@@ -168,3 +168,24 @@ def set_admin(server: MlflowServer, username: str, is_admin: bool) -> None:
         timeout=60,
     )
     assert response.status_code == 200, response.text
+
+
+def test_run_permissions_are_decided_as_mlflow_decides_them(server: MlflowServer) -> None:
+    """The permission check reads only the run's experiment (run_lookup); the decisions stay MLflow's and
+    the handlers still see the whole run."""
+    owner = ("grace", server.create_user("grace"))
+    other = ("heidi", server.create_user("heidi"))
+    api = f"{server.url}/api/2.0/mlflow"
+    experiment = requests.post(f"{api}/experiments/create", json={"name": "grace's"}, auth=owner, timeout=60)
+    run = requests.post(f"{api}/runs/create", json={"experiment_id": experiment.json()["experiment_id"]},
+                        auth=owner, timeout=60).json()["run"]["info"]["run_id"]  # fmt: skip
+    metric = {"run_id": run, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0}
+    assert requests.post(f"{api}/runs/log-metric", json=metric, auth=owner, timeout=60).status_code == 200
+    # READ by default: heidi may read grace's run, whole, but not write to it.
+    assert requests.post(f"{api}/runs/log-metric", json=metric, auth=other, timeout=60).status_code == 403
+    seen = requests.get(f"{api}/runs/get", params={"run_id": run}, auth=other, timeout=60)
+    assert seen.status_code == 200
+    assert seen.json()["run"]["data"]["metrics"] == [{"key": "loss", "value": 0.5, "timestamp": 1, "step": 0}]
+    # A run that does not exist is denied, not a 404 (no oracle for run ids).
+    missing = {**metric, "run_id": "0" * 32}
+    assert requests.post(f"{api}/runs/log-metric", json=missing, auth=other, timeout=60).status_code == 403

@@ -31,3 +31,13 @@ def test_installing_twice_wraps_once() -> None:
     wrapped = store.get_user
     assert store_wrapper.install(store) is first
     assert store.get_user is wrapped
+
+
+def test_the_installed_mlflow_has_the_run_check_the_run_lookup_was_written_for() -> None:
+    import inspect
+
+    import mlflow.server.auth as basic_auth
+
+    from mlops_stack.mlflow_auth import run_lookup
+
+    assert str(inspect.signature(basic_auth._run_requirement)) == run_lookup.EXPECTED_SIGNATURE
