@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,8 @@ from tests.support.sftp import (
     start_sftp_server,
     workdir_removed_after,
 )
+
+from mlops_stack.sftp_store.transfers import is_partial_upload
 
 MISSING = next((reason for c in ("sftp", "postgresql", "mlflow") if (reason := image_missing(c))), None)
 pytestmark = [pytest.mark.images, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
@@ -146,3 +150,47 @@ def test_sklearn_log_model_lands_on_the_sftp_volume_and_loads_back(
 
     loaded = mlflow.sklearn.load_model(info.model_uri)
     assert (loaded.predict(features) == model.predict(features)).all()
+
+
+def test_an_sftp_outage_during_uploads_is_a_503_the_client_retries_until_every_file_is_logged(
+    stack: tuple[SFTPServer, ProxyingMlflow], client_without_sftp_credentials: ProxyingMlflow, tmp_path: Path
+) -> None:
+    sftp, server = stack
+    files = []
+    for i in range(40):
+        path = tmp_path / f"part-{i:02d}.bin"
+        path.write_bytes(os.urandom(4 * 1024 * 1024 if i == 10 else 64 * 1024))
+        files.append(path)
+    mlflow.set_experiment("sftp-outage")
+    seen_during_outage: list[tuple[int, str]] = []
+
+    def outage() -> None:
+        time.sleep(0.3)  # part-10 (4 MiB) is on its way
+        sftp.kill()
+        answer = requests.put(
+            f"{server.url}/api/2.0/mlflow-artifacts/artifacts/probe/outage.txt",
+            data=b"x",
+            auth=(server.username, server.password),
+            timeout=120,
+        )
+        seen_during_outage.append((answer.status_code, answer.json().get("error_code", "")))
+        time.sleep(5)
+        sftp.start()
+
+    with mlflow.start_run() as run:
+        for path in files[:10]:
+            mlflow.log_artifact(str(path), "parts")
+        killer = threading.Thread(target=outage)
+        killer.start()
+        for path in files[10:]:
+            mlflow.log_artifact(str(path), "parts")  # raises if any call fails for good
+        killer.join()
+
+    assert seen_during_outage == [(503, "TEMPORARILY_UNAVAILABLE")]
+    listed = MlflowClient().list_artifacts(run.info.run_id, "parts")
+    assert [(f.path, f.file_size) for f in listed] == [(f"parts/{p.name}", p.stat().st_size) for p in files]
+    on_volume = f"{server.artifacts_root}/{run.info.experiment_id}/{run.info.run_id}/artifacts/parts"
+    # An upload cut off by the outage may leave a hidden partial file, never a short file under its name.
+    assert [n for n in sftp.listdir(on_volume) if not is_partial_upload(n)] == [p.name for p in files]
+    for path in files[8:14]:
+        assert sftp.sha256(f"{on_volume}/{path.name}") == sha256(path.read_bytes())

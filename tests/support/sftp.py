@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.containers import RestrictedContainer, Sandbox
@@ -244,6 +244,8 @@ class ProxyingMlflow:
     username: str
     password: str
     artifacts_root: str  # the directory on the SFTP server
+    env: dict[str, str] = field(default_factory=dict)  # the server container's environment
+    credentials: Path | None = None  # the host folder mounted at /etc/mlflow-sftp
 
     def client_env(self) -> dict[str, str]:
         """What a data scientist's process needs: the server and a login, no SFTP credentials."""
@@ -298,9 +300,15 @@ def start_mlflow_proxying_to(
     code = upgrade.wait_for_exit(timeout=300)
     if code != 0:
         raise AssertionError(f"mlflow db-upgrade exited {code}:\n{upgrade.logs(tail=40)}")
+    return _start_mlflow_server(sandbox, "mlflow", env, credentials, artifacts_root)
+
+
+def _start_mlflow_server(
+    sandbox: Sandbox, alias: str, env: dict[str, str], credentials: Path, artifacts_root: str
+) -> ProxyingMlflow:
     mlflow = sandbox.run(
         "mlflow",
-        alias="mlflow",
+        alias=alias,
         env=env,
         tmpfs={"/tmp": ""},
         volumes={str(credentials): "/etc/mlflow-sftp"},
@@ -311,6 +319,16 @@ def start_mlflow_proxying_to(
         container=mlflow,
         url=mlflow.url(5000).rstrip("/"),
         username="admin",
-        password=admin_password,
+        password=env["MLFLOW_AUTH_ADMIN_PASSWORD"],
         artifacts_root=artifacts_root,
+        env=env,
+        credentials=credentials,
     )
+
+
+def start_mlflow_beside(sandbox: Sandbox, first: ProxyingMlflow, alias: str, auth: bool) -> ProxyingMlflow:
+    """A second MLflow server on the same database and SFTP server, with basic-auth on or off (the auth
+    database is created by its first start)."""
+    env = {**first.env, "MLFLOW_AUTH_ENABLED": "true" if auth else "false"}
+    assert first.credentials is not None
+    return _start_mlflow_server(sandbox, alias, env, first.credentials, first.artifacts_root)

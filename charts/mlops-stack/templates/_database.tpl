@@ -142,3 +142,23 @@
   value: {{ include "mlops-stack.db.user" . | quote }}
 {{- include "mlops-stack.db.tlsEnv" . }}
 {{- end }}
+
+{{/* MLflow's PostgreSQL connections at their peak: pods (replicas plus the Deployment's default 25% surge
+during a rolling update) × workers × engines (tracking, model registry, and basic-auth when on) × pool. */}}
+{{- define "mlops-stack.mlflow.peakPods" -}}
+{{- $replicas := int .Values.mlflow.replicas -}}
+{{- add $replicas (div (add $replicas 3) 4) -}}
+{{- end -}}
+
+{{- define "mlops-stack.mlflow.engines" -}}
+{{- ternary 3 2 .Values.mlflow.auth.enabled -}}
+{{- end -}}
+
+{{- define "mlops-stack.mlflow.peakConnections" -}}
+{{- $pool := add (int .Values.mlflow.databasePool.size) (int .Values.mlflow.databasePool.maxOverflow) -}}
+{{- mul (include "mlops-stack.mlflow.peakPods" . | int) (int .Values.mlflow.workers) (include "mlops-stack.mlflow.engines" . | int) $pool -}}
+{{- end -}}
+
+{{- define "mlops-stack.mlflow.peakConnectionsFormula" -}}
+{{- printf "%s pods (mlflow.replicas %d plus %d for a rolling update's surge) x %d workers x %s engines (tracking, model registry%s) x %d connections (databasePool.size %d + maxOverflow %d)" (include "mlops-stack.mlflow.peakPods" .) (int .Values.mlflow.replicas) (sub (include "mlops-stack.mlflow.peakPods" . | int) (int .Values.mlflow.replicas)) (int .Values.mlflow.workers) (include "mlops-stack.mlflow.engines" .) (ternary ", basic-auth" "" .Values.mlflow.auth.enabled) (add (int .Values.mlflow.databasePool.size) (int .Values.mlflow.databasePool.maxOverflow)) (int .Values.mlflow.databasePool.size) (int .Values.mlflow.databasePool.maxOverflow) -}}
+{{- end -}}

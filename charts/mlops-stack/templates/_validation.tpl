@@ -107,6 +107,15 @@ gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- $errors = append $errors "mlflow.metrics.serviceMonitor.enabled needs mlflow.metrics.enabled=true (the ServiceMonitor would scrape an endpoint that does not exist)." }}
 {{- end }}
 
+{{/* Database connections: every MLflow pool at its peak, during a rolling update too, fits in PostgreSQL. */}}
+{{- if .Values.postgresql.enabled }}
+{{- $peak := include "mlops-stack.mlflow.peakConnections" . | int }}
+{{- $budget := sub (int .Values.postgresql.maxConnections) (int .Values.postgresql.reservedConnections) | int }}
+{{- if gt $peak $budget }}
+{{- $errors = append $errors (printf "MLflow may open %d PostgreSQL connections (%s), more than postgresql.maxConnections (%d) minus postgresql.reservedConnections (%d) = %d; at the limit clients get 'too many clients' errors. Lower mlflow.replicas, mlflow.workers, mlflow.databasePool.size or mlflow.databasePool.maxOverflow, or raise postgresql.maxConnections." $peak (include "mlops-stack.mlflow.peakConnectionsFormula" .) (int .Values.postgresql.maxConnections) (int .Values.postgresql.reservedConnections) $budget) }}
+{{- end }}
+{{- end }}
+
 {{/* Resources: every container has requests and limits. */}}
 {{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" "gc" }}
 {{- $resources := (index $.Values $component).resources }}

@@ -11,7 +11,7 @@ import paramiko
 from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
 
 from mlops_stack.sftp_store.channel_buffer import PacketQueuePipe
-from mlops_stack.sftp_store.errors import SFTPConnectError
+from mlops_stack.sftp_store.errors import SFTPConnectError, SFTPUnavailable
 from mlops_stack.sftp_store.host_key_policy import RejectUnknownHost, changed_host_key_error
 from mlops_stack.sftp_store.location import SFTPLocation
 from mlops_stack.sftp_store.settings import SFTPSettings
@@ -89,9 +89,8 @@ def _tcp_socket(location: SFTPLocation, timeout: float) -> socket.socket:
     try:
         sock = socket.create_connection((location.host, location.port), timeout=timeout)
     except OSError as err:
-        raise SFTPConnectError(
-            f"cannot reach the SFTP server {location.host}:{location.port}: {err}"
-        ) from None
+        where = f"{location.host}:{location.port}"
+        raise SFTPUnavailable(f"cannot reach the SFTP server {where}: {err}") from None
     # Each SFTP request is a small packet; Nagle's algorithm would hold it back a round trip.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -127,9 +126,9 @@ def _login(location: SFTPLocation, settings: SFTPSettings, pkey: paramiko.PKey) 
         ) from None
     except (paramiko.SSHException, OSError, EOFError) as err:
         client.close()
-        if isinstance(err, SFTPConnectError):
+        if isinstance(err, SFTPConnectError | SFTPUnavailable):
             raise
-        raise SFTPConnectError(
+        raise SFTPUnavailable(
             f"SSH handshake with {location.host}:{location.port} failed: {err or type(err).__name__}"
         ) from None
     except BaseException:
@@ -154,7 +153,7 @@ def open_connection(location: SFTPLocation, settings: SFTPSettings, pkey: parami
         read_size, write_size = _server_request_sizes(sftp)
     except (paramiko.SSHException, OSError, EOFError) as err:
         client.close()
-        raise SFTPConnectError(
+        raise SFTPUnavailable(
             f"{location.host}:{location.port} accepted the login but not the sftp subsystem: {err}"
         ) from None
     return SFTPConnection(client=client, sftp=sftp, read_size=read_size, write_size=write_size)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 
 
 class SFTPStoreError(MlflowException):
@@ -23,3 +23,11 @@ class HostKeyError(SFTPStoreError):
 
 class SFTPConnectError(SFTPStoreError):
     """The server could not be reached or refused the login."""
+
+
+class SFTPUnavailable(MlflowException):
+    """The SFTP server cannot be reached or dropped the session: the server answers 503, which MLflow's
+    clients retry with backoff (a 400 would fail the data scientist's call at once, a 500 says "bug")."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=TEMPORARILY_UNAVAILABLE)

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import paramiko
+from mlflow.exceptions import MlflowException
 
 from mlops_stack.sftp_store.client_key import load_private_key
 from mlops_stack.sftp_store.connection import SFTPConnection, open_connection
-from mlops_stack.sftp_store.errors import SFTPStoreError
+from mlops_stack.sftp_store.errors import SFTPUnavailable
 from mlops_stack.sftp_store.location import SFTPLocation
 from mlops_stack.sftp_store.settings import SFTPSettings
 
@@ -29,9 +30,17 @@ _TRANSPORT_ERRORS = (EOFError, ConnectionError, socket.timeout, paramiko.SSHExce
 
 def connection_lost(err: BaseException, conn: SFTPConnection) -> bool:
     """True when `err` came from a dead session rather than from the server refusing the operation."""
-    if isinstance(err, SFTPStoreError):
+    if isinstance(err, MlflowException):  # the store's own verdicts (SFTPStoreError, SFTPUnavailable)
         return False
     return isinstance(err, _TRANSPORT_ERRORS) or not conn.alive()
+
+
+def session_lost(location: SFTPLocation, err: BaseException) -> SFTPUnavailable:
+    """What a dead session becomes for the server's client: a retryable 503."""
+    return SFTPUnavailable(
+        f"the session to the SFTP server {location.host}:{location.port} was lost"
+        f" ({err or type(err).__name__}): try again"
+    )
 
 
 def server_refused(err: BaseException) -> bool:
@@ -104,8 +113,10 @@ class ConnectionPool:
         try:
             yield conn
             keep = True
-        except BaseException as err:
+        except Exception as err:
             keep = server_refused(err)
+            if connection_lost(err, conn):
+                raise session_lost(self.location, err) from err
             raise
         finally:
             self.checkin(conn, keep)
@@ -117,7 +128,9 @@ class ConnectionPool:
                 try:
                     return operation(conn)
                 except Exception as err:
-                    if attempt == 1 and connection_lost(err, conn):
+                    if not connection_lost(err, conn):
+                        raise
+                    if attempt == 1:
                         _logger.warning(
                             "SFTP session to %s:%s dropped (%s); retrying on a new session",
                             self.location.host,
@@ -126,7 +139,7 @@ class ConnectionPool:
                         )
                         conn.close()
                         continue
-                    raise
+                    raise session_lost(self.location, err) from err
         raise AssertionError("unreachable")
 
     def close(self) -> None:

@@ -16,8 +16,9 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 from mlflow.store.artifact.artifact_repo import ArtifactRepository, StreamUploadMixin
 
 from mlops_stack.sftp_store import transfers
+from mlops_stack.sftp_store.errors import SFTPUnavailable
 from mlops_stack.sftp_store.location import parse_sftp_uri
-from mlops_stack.sftp_store.pool import pool_for, server_refused
+from mlops_stack.sftp_store.pool import connection_lost, pool_for, server_refused, session_lost
 from mlops_stack.sftp_store.settings import load_settings
 
 
@@ -110,8 +111,10 @@ class SFTPArtifactRepository(ArtifactRepository, StreamUploadMixin):
                 await asyncio.to_thread(upload.abort)
                 raise
             keep = True
-        except BaseException as err:
+        except Exception as err:
             keep = server_refused(err)
+            if connection_lost(err, conn):
+                raise session_lost(self.location, err) from err
             raise
         finally:
             self.pool.checkin(conn, keep)
@@ -193,6 +196,8 @@ class SFTPArtifactRepository(ArtifactRepository, StreamUploadMixin):
                 failures[name] = err
         if failures:
             listed = "\n".join(f"  {name}: {err}" for name, err in sorted(failures.items())[:20])
-            raise MlflowException(
-                f"{len(failures)} of {len(futures)} files failed {action} to {self.location.uri}:\n{listed}"
-            )
+            where = self.location.uri
+            message = f"{len(failures)} of {len(futures)} files failed {action} to {where}:\n{listed}"
+            if any(isinstance(err, SFTPUnavailable) for err in failures.values()):
+                raise SFTPUnavailable(message)  # retryable: the files that made it are complete
+            raise MlflowException(message)

@@ -56,6 +56,12 @@ EXPECTED = {
     '(minute hour day-of-month month day-of-week), e.g. "15 2 * * *" for 02:15 daily, or @daily.',
     "root-uid.yaml": FAIL + "podSecurity.runAsUser is 0 (root): every pod runs with runAsNonRoot. Leave it "
     "empty on OpenShift, or set a non-root UID such as 1001.",
+    "too-many-database-connections.yaml": FAIL + "MLflow may open 90 PostgreSQL connections (5 pods "
+    "(mlflow.replicas 4 plus 1 for a rolling update's surge) x 2 workers x 3 engines (tracking, model "
+    "registry, basic-auth) x 3 connections (databasePool.size 2 + maxOverflow 1)), more than "
+    "postgresql.maxConnections (100) minus postgresql.reservedConnections (20) = 80; at the limit clients "
+    "get 'too many clients' errors. Lower mlflow.replicas, mlflow.workers, mlflow.databasePool.size or "
+    "mlflow.databasePool.maxOverflow, or raise postgresql.maxConnections.",
     "service-monitor-without-metrics.yaml": FAIL + "mlflow.metrics.serviceMonitor.enabled needs "
     "mlflow.metrics.enabled=true (the ServiceMonitor would scrape an endpoint that does not exist).",
     "missing-memory-limit.yaml": FAIL + "postgresql.resources.limits.memory is required: every container of "
@@ -99,6 +105,7 @@ EXPECTED = {
     "route-tls-termination.yaml": "- at '/route/tls/termination': value must be 'edge'",
     "zero-retention.yaml": "- at '/backup/retention': minimum: got 0, want 1",
     "replicas-zero.yaml": "- at '/mlflow/replicas': minimum: got 0, want 1",
+    "pool-overflow-zero.yaml": "- at '/mlflow/databasePool/maxOverflow': minimum: got 0, want 1",
     "nodeport-out-of-range.yaml": "- at '/sftp/service/nodePort': minimum: got 2,222, want 30,000",
     "typo-in-key.yaml": "- at '': additional properties 'mlfow' not allowed",
     "anti-affinity-preset.yaml": "- at '/mlflow/podAntiAffinityPreset': value must be one of '', 'soft', "

@@ -1,0 +1,76 @@
+"""A non-admin's run permission check reads the run's experiment id, not the whole run.
+
+MLflow's `_run_requirement` (the validator of every run-scoped request: log_metric, log_batch, set_tag,
+...) calls the tracking store's `get_run`, which loads the run with its latest metrics, params, tags,
+inputs and model inputs/outputs (eight queries on PostgreSQL) only to read `run.info.experiment_id`.
+While `_run_requirement` runs, `get_run` of the server's tracking store answers from one query of the
+run row through the store's own `_get_run` (same workspace filter, same "not found" error). Everywhere
+else, including the request's handler, `get_run` is MLflow's.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from contextvars import ContextVar
+from types import SimpleNamespace
+
+from mlops_stack.mlflow_auth.store_wrapper import UnsupportedMLflowAuthStore
+
+# As inspect prints it (the module's annotations are strings).
+_RETURNS = "'tuple[tuple[str, str], list[Requirement]] | None'"
+EXPECTED_SIGNATURE = f"(run_id: 'str', action: 'str') -> {_RETURNS!r}"
+_in_permission_check: ContextVar[bool] = ContextVar("mlops_stack_run_permission_check", default=False)
+_install_lock = threading.Lock()
+
+
+def light_get_run(store, full_get_run):
+    """`get_run` that, inside a permission check, returns only the run's experiment id."""
+
+    @functools.wraps(full_get_run)
+    def get_run(run_id):
+        if not _in_permission_check.get():
+            return full_get_run(run_id)
+        with store.ManagedSessionMaker() as session:
+            run = store._get_run(session, run_uuid=run_id, eager=False)
+            return SimpleNamespace(info=SimpleNamespace(experiment_id=str(run.experiment_id)))
+
+    get_run._mlops_stack_light = True
+    return get_run
+
+
+def _wrap_store_once(store) -> None:
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    # Only MLflow's own SQL store (not a subclass with other semantics, not a file store).
+    if type(store) is not SqlAlchemyStore or getattr(store.get_run, "_mlops_stack_light", False):
+        return
+    with _install_lock:
+        if not getattr(store.get_run, "_mlops_stack_light", False):
+            store.get_run = light_get_run(store, store.get_run)
+
+
+def install(basic_auth) -> None:
+    """Wrap `basic_auth._run_requirement` (looked up by name at each call by its callers)."""
+    original = basic_auth._run_requirement
+    if getattr(original, "_mlops_stack_scoped", False):
+        return
+    found = str(inspect.signature(original))
+    if found != EXPECTED_SIGNATURE:
+        raise UnsupportedMLflowAuthStore(
+            f"mlflow.server.auth._run_requirement is {found}, mlops_stack.mlflow_auth was written for"
+            f" {EXPECTED_SIGNATURE} (MLflow 3.17.2): adapt src/mlops_stack/mlflow_auth/run_lookup.py"
+        )
+
+    @functools.wraps(original)
+    def run_requirement(run_id, action):
+        _wrap_store_once(basic_auth._get_tracking_store())
+        token = _in_permission_check.set(True)
+        try:
+            return original(run_id, action)
+        finally:
+            _in_permission_check.reset(token)
+
+    run_requirement._mlops_stack_scoped = True
+    basic_auth._run_requirement = run_requirement
