@@ -28,7 +28,10 @@ TAG = "mlops.retrain."
 
 
 def _dvc(*args: str) -> str:
-    return subprocess.run(["dvc", *args], check=True, capture_output=True, text=True).stdout.strip()
+    done = subprocess.run(["dvc", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"`dvc {' '.join(args)}` exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return done.stdout.strip()
 
 
 @task
