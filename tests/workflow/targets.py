@@ -29,9 +29,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 import pytest
-from mlops_stack.localrun.plan import docker_name
 from tests.support.servers import http_ok
 from tests.support.workflow import Endpoints
+
+from mlops_stack.localrun.plan import docker_name
 
 from . import cluster
 

@@ -34,7 +34,9 @@ def wait_for_mlflow() -> None:
 
 def main() -> int:
     wait_for_mlflow()
-    found = requests.get(f"{URL}/api/2.0/mlflow/users/get", params={"username": USERNAME}, auth=ADMIN, timeout=TIMEOUT)
+    found = requests.get(
+        f"{URL}/api/2.0/mlflow/users/get", params={"username": USERNAME}, auth=ADMIN, timeout=TIMEOUT
+    )
     if found.status_code == 404:
         created = requests.post(
             f"{URL}/api/2.0/mlflow/users/create",

@@ -97,7 +97,7 @@ def test_hooks_install_upgrade_and_claims_across_down(
 def test_data_whose_secrets_are_gone_is_refused_by_name_and_kept(
     runner: Runner, toolbox: str, docker_client: docker.DockerClient
 ) -> None:
-    """A deleted state directory (or a new checkout) must not start over on the old data with new passwords."""
+    """A deleted state directory (or a new checkout) must not start over on old data with new passwords."""
     docs = release(toolbox)
     runner.state.keep_generated(docs, None)
     runner.up(docs)
