@@ -32,29 +32,23 @@ def wait_for_mlflow() -> None:
         time.sleep(3)
 
 
+def users_api(method: str, action: str, **kwargs: object) -> requests.Response:
+    """One call of MLflow's users API as the admin."""
+    return requests.request(
+        method, f"{URL}/api/2.0/mlflow/users/{action}", auth=ADMIN, timeout=TIMEOUT, **kwargs
+    )
+
+
 def main() -> int:
     wait_for_mlflow()
-    found = requests.get(
-        f"{URL}/api/2.0/mlflow/users/get", params={"username": USERNAME}, auth=ADMIN, timeout=TIMEOUT
-    )
+    account = {"username": USERNAME, "password": PASSWORD}
+    found = users_api("GET", "get", params={"username": USERNAME})
     if found.status_code == 404:
-        created = requests.post(
-            f"{URL}/api/2.0/mlflow/users/create",
-            json={"username": USERNAME, "password": PASSWORD},
-            auth=ADMIN,
-            timeout=TIMEOUT,
-        )
-        created.raise_for_status()
+        users_api("POST", "create", json=account).raise_for_status()
         print(f"mlflow-account: created the MLflow account '{USERNAME}'")
         return 0
     found.raise_for_status()
-    updated = requests.patch(
-        f"{URL}/api/2.0/mlflow/users/update-password",
-        json={"username": USERNAME, "password": PASSWORD},
-        auth=ADMIN,
-        timeout=TIMEOUT,
-    )
-    updated.raise_for_status()
+    users_api("PATCH", "update-password", json=account).raise_for_status()
     print(f"mlflow-account: the MLflow account '{USERNAME}' exists; its password is the Secret's")
     return 0
 

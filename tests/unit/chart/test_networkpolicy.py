@@ -11,6 +11,18 @@ def component(name: str) -> dict:
     return {"matchLabels": {**SELECT, "app.kubernetes.io/component": name}}
 
 
+def components(*names: str) -> dict:
+    """A podSelector peer: this release's pods of any of these components."""
+    return {
+        "podSelector": {
+            "matchLabels": SELECT,
+            "matchExpressions": [
+                {"key": "app.kubernetes.io/component", "operator": "In", "values": list(names)}
+            ],
+        }
+    }
+
+
 def postgresql_peers(docs: list[dict]) -> list[str]:
     policy = find(docs, "NetworkPolicy", "postgresql")["spec"]
     return policy["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"]
@@ -53,18 +65,7 @@ def test_sftp_from_mlflow_test_pod_and_client_cidrs() -> None:
     assert policy["ingress"] == [
         {
             "from": [
-                {
-                    "podSelector": {
-                        "matchLabels": SELECT,
-                        "matchExpressions": [
-                            {
-                                "key": "app.kubernetes.io/component",
-                                "operator": "In",
-                                "values": ["mlflow", "test", "prefect-worker"],
-                            }
-                        ],
-                    }
-                },
+                components("mlflow", "test", "prefect-worker"),
                 {"ipBlock": {"cidr": "10.20.0.0/16"}},
             ],
             "ports": [{"port": 2222, "protocol": "TCP"}],
@@ -80,18 +81,7 @@ def test_mlflow_from_router_and_ingress_namespaces() -> None:
             "from": [
                 {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/ingress": ""}}},
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
-                {
-                    "podSelector": {
-                        "matchLabels": SELECT,
-                        "matchExpressions": [
-                            {
-                                "key": "app.kubernetes.io/component",
-                                "operator": "In",
-                                "values": ["test", "prefect-worker", "mlflow-account"],
-                            }
-                        ],
-                    }
-                },
+                components("test", "prefect-worker", "mlflow-account"),
             ],
             "ports": [{"port": 5000, "protocol": "TCP"}],
         }
@@ -160,18 +150,7 @@ def test_prefect_server_from_router_namespaces_its_worker_and_the_test_pod() -> 
             "from": [
                 {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/ingress": ""}}},
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
-                {
-                    "podSelector": {
-                        "matchLabels": SELECT,
-                        "matchExpressions": [
-                            {
-                                "key": "app.kubernetes.io/component",
-                                "operator": "In",
-                                "values": ["prefect-worker", "test"],
-                            }
-                        ],
-                    }
-                },
+                components("prefect-worker", "test"),
                 {"namespaceSelector": {"matchLabels": {"team": "ds"}}},
             ],
             "ports": [{"port": 4200, "protocol": "TCP"}],
