@@ -54,7 +54,7 @@ base-image: engine ## Provide BASE_IMAGE: pull it, or build it with debootstrap 
 	scripts/base-image "$(BASE_IMAGE)"
 
 .PHONY: images
-images: base-image ## Build the mlflow, postgresql and sftp images (prints sizes and build time).
+images: base-image ## Build the mlflow, postgresql, sftp and prefect images (prints sizes and build time).
 	scripts/build-images
 
 ## ---- the stack

@@ -38,7 +38,7 @@ def docker_engine() -> docker.DockerClient:
 
 @pytest.fixture(scope="session")
 def images_built(docker_engine: docker.DockerClient) -> None:
-    for component in ("postgresql", "sftp", "mlflow"):
+    for component in ("postgresql", "sftp", "mlflow", "prefect"):
         reason = image_missing(component, docker_engine)
         if reason:
             _unavailable(reason)

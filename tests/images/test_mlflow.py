@@ -348,7 +348,7 @@ def test_the_charts_known_hosts_entry_runs_with_the_images_python(sandbox: Sandb
     assert job.logs() == f"[sftp]:2222 {expected.decode()}\n"
 
 
-@pytest.mark.parametrize("component", ["postgresql", "sftp", "mlflow"])
+@pytest.mark.parametrize("component", ["postgresql", "sftp", "mlflow", "prefect"])
 def test_no_build_ca_reaches_an_image(sandbox: Sandbox, component: str) -> None:
     """The CA bundle for the build's HTTPS (pip) lives only in the mlflow builder stage."""
     image = sandbox.client.images.get(image_ref(component))

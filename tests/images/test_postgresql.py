@@ -204,8 +204,26 @@ def test_passwords_from_files_are_reconciled_on_start(sandbox: Sandbox, mount_ro
             "run-postgresql: POSTGRES_DATABASES: 'x;drop' is not a plain lower-case SQL name "
             "([a-z_][a-z0-9_]*)",
         ),
+        (
+            {"POSTGRES_ADMIN_PASSWORD": "a", "POSTGRES_PASSWORD": "b", "POSTGRES_EXTRA_ROLES": "prefect"},
+            "run-postgresql: no password for the role 'prefect' (POSTGRES_EXTRA_ROLES): set "
+            "POSTGRES_PREFECT_PASSWORD or POSTGRES_PREFECT_PASSWORD_FILE (path of a mounted Secret file). "
+            "This image has no default password.",
+        ),
+        (
+            {"POSTGRES_ADMIN_PASSWORD": "a", "POSTGRES_PASSWORD": "b", "POSTGRES_EXTRA_ROLES": "mlflow"},
+            "run-postgresql: POSTGRES_EXTRA_ROLES: 'mlflow' is taken (the superuser, POSTGRES_USER or a "
+            "system database)",
+        ),
     ],
-    ids=["no-admin-password", "no-app-password", "superuser-as-app-role", "bad-database-name"],
+    ids=[
+        "no-admin-password",
+        "no-app-password",
+        "superuser-as-app-role",
+        "bad-database-name",
+        "no-extra-role-password",
+        "extra-role-taken",
+    ],
 )
 def test_refuses_to_start_with_a_clear_message(sandbox: Sandbox, env: dict[str, str], message: str) -> None:
     volume = sandbox.volume("pgrefuse")

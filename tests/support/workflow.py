@@ -112,14 +112,21 @@ class Workstation:
         self.run(["git", "commit", "-q", "-m", "wine classifier: code"], dest)
         return dest
 
-    def configure(self, repo: Path, stack: Endpoints) -> str:
-        """`mlops init`, non-interactive, password on stdin; inside the repo it also sets the DVC remote."""
+    def configure(self, repo: Path, stack: Endpoints, prefect: tuple[str, str] | None = None) -> str:
+        """`mlops init`, non-interactive, password on stdin; inside the repo it also sets the DVC remote.
+        `prefect`: (API URL, auth string) also configures the Prefect client, the auth string from a file."""
+        extra: list[str] = []
+        if prefect:
+            auth_file = self.home / "prefect-auth-string"
+            auth_file.write_text(prefect[1] + "\n")
+            auth_file.chmod(0o600)
+            extra = ["--prefect-api-url", prefect[0], "--prefect-auth-string-file", str(auth_file)]
         return self.run(
             [
                 "mlops", "init", "--tracking-uri", stack.tracking_uri, "--username", stack.username,
                 "--password-stdin", "--sftp-host", stack.sftp_host, "--sftp-port", str(stack.sftp_port),
                 "--sftp-user", stack.sftp_user, "--identity-file", str(stack.identity_file),
-                "--host-key-fingerprint", stack.host_key_fingerprint, "--yes",
+                "--host-key-fingerprint", stack.host_key_fingerprint, *extra, "--yes",
             ],
             repo,
             stdin=stack.password + "\n",

@@ -27,7 +27,7 @@ CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
 HELM = ROOT / ".tools" / "bin" / "helm"
 
 STAGES = ["lint", "build", "test", "upgrade-test", "package", "deploy"]
-COMPONENTS = {"mlflow", "postgresql", "sftp"}
+COMPONENTS = {"mlflow", "postgresql", "sftp", "prefect"}
 # A job line may only call the Makefile or a script of this repository: the logic lives there, so a
 # developer can run exactly what CI runs.
 ALLOWED_PREFIXES = ("make ", "scripts/", ".ci/")

@@ -106,7 +106,10 @@ class LocalStack(Target):
     BIND = os.environ.get("BIND_ADDRESS", "127.0.0.1")
     MLFLOW_PORT = int(os.environ.get("MLFLOW_PORT", "15000"))
     SFTP_PORT = int(os.environ.get("SFTP_PORT", "12222"))
+    PREFECT_PORT = int(os.environ.get("PREFECT_PORT", "14200"))
     TRACKING_URI = f"http://{BIND}:{MLFLOW_PORT}"
+    PREFECT_API_URL = f"http://{BIND}:{PREFECT_PORT}/api"
+    NETWORK = f"{PROJECT}-net"  # the local runner's network (localrun/engine.py): the pods' Service names
     SFTP_VOLUME = docker_name(PROJECT, "mlops-stack-sftp")
 
     def __init__(self, up_output: str) -> None:
@@ -122,6 +125,7 @@ class LocalStack(Target):
             "STACK_DIR": str(cls.STACK_DIR),
             "MLFLOW_PORT": str(cls.MLFLOW_PORT),
             "SFTP_PORT": str(cls.SFTP_PORT),
+            "PREFECT_PORT": str(cls.PREFECT_PORT),
         }
 
     @classmethod
@@ -146,6 +150,9 @@ class LocalStack(Target):
     def localrun(cls, *args: str) -> str:
         command = [sys.executable, "-m", "mlops_stack.localrun", "--state-dir", str(cls.STACK_DIR), *args]
         return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+    def prefect_auth_string(self) -> str:
+        return self.localrun("secret", "mlops-stack-prefect", "auth-string")
 
     def read_endpoints(self) -> Endpoints:
         return Endpoints(

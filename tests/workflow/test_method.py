@@ -214,7 +214,13 @@ def test_down_and_up_keep_runs_models_and_artifacts(
         f"--sftp-host {stack.sftp_host} --sftp-port {stack.sftp_port} --sftp-user mlops "
         f"--identity-file {stack.identity_file} "
     ) in output
-    assert f"--host-key-fingerprint {stack.host_key_fingerprint} --yes" in output
+    prefect = LocalStack.PREFECT_API_URL
+    assert (
+        f"--host-key-fingerprint {stack.host_key_fingerprint} --prefect-api-url {prefect} "
+        f"--prefect-auth-string-file <({REPO_ROOT}/.venv/bin/python -m mlops_stack.localrun --state-dir "
+        f"{LocalStack.STACK_DIR} secret mlops-stack-prefect auth-string) --yes"
+    ) in output
+    assert f"  Prefect UI   : {prefect.removesuffix('/api')} (API {prefect}, work pool mlops)\n" in output
     run = admin_client.get_run(project.run_id)
     assert run.data.tags[f"mlops.dvc.md5.{DATASET}"] == project.md5
     assert admin_client.get_model_version_by_alias(model_name(target), ALIAS).version == project.version

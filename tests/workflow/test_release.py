@@ -42,7 +42,7 @@ def running_pods(target: KindCluster) -> list[dict]:
 def test_every_pod_is_ready_and_runs_as_the_uid_openshift_would_assign(target: KindCluster) -> None:
     release = target.release
     running = {p["metadata"]["labels"][cluster.COMPONENT_LABEL]: p for p in running_pods(target)}
-    assert set(running) == {"mlflow", "postgresql", "sftp"}
+    assert set(running) == {"mlflow", "postgresql", "sftp", "prefect", "prefect-worker"}
     for component, pod in running.items():
         assert all(c["ready"] for c in pod["status"]["containerStatuses"]), component
         uid, stderr = cluster.exec_in(release.kubeconfig, release.namespace, pod, ["id", "-u"])

@@ -52,18 +52,17 @@ tolerations:
     claimName: {{ include "mlops-stack.backup.claimName" . }}
 {{- end }}
 
-{{/* pg_dump of both MLflow databases into /backups, then keep the newest `retention` dumps per database
-     and kind. Each dump is written under a temporary name and renamed when complete, so a partial dump
-     never counts as a backup. Call with (dict "ctx" $ "kind" "scheduled"). */}}
+{{/* pg_dump of every database of mlops-stack.db.dumpTargets into /backups (each with its own role and
+     password file), then keep the newest `retention` dumps per database and kind. Each dump is written
+     under a temporary name and renamed when complete, so a partial dump never counts as a backup.
+     Call with (dict "ctx" $ "kind" "scheduled"). */}}
 {{- define "mlops-stack.pgDumpScript" -}}
 set -eu
 umask 027
-PGPASSWORD="$(cat {{ include "mlops-stack.db.passwordFile" .ctx }})"
-export PGPASSWORD
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-for db in {{ include "mlops-stack.db.name" .ctx }} {{ include "mlops-stack.db.authName" .ctx }}; do
+while read -r db user password_file; do
   file="/backups/${db}-{{ .kind }}-${stamp}.dump"
-  if ! pg_dump --format=custom --no-password --dbname="$db" --file="${file}.partial"; then
+  if ! PGUSER="$user" PGPASSWORD="$(cat "$password_file")" pg_dump --format=custom --no-password --dbname="$db" --file="${file}.partial"; then
     rm -f -- "${file}.partial"
     echo "pg_dump of ${db} failed" >&2
     exit 1
@@ -74,5 +73,7 @@ for db in {{ include "mlops-stack.db.name" .ctx }} {{ include "mlops-stack.db.au
     rm -f -- "$old"
     echo "removed ${old} (retention {{ .ctx.Values.backup.retention }})"
   done
-done
+done <<'TARGETS'
+{{ include "mlops-stack.db.dumpTargets" .ctx }}
+TARGETS
 {{- end }}

@@ -89,6 +89,16 @@
 {{/* What every database client pod mounts: the password file and, with a CA source (above), the CA. */}}
 {{- define "mlops-stack.db.clientVolumes" -}}
 {{ include "mlops-stack.db.passwordVolume" . }}
+{{- include "mlops-stack.db.caVolume" . }}
+{{- end }}
+
+{{- define "mlops-stack.db.clientMounts" -}}
+{{ include "mlops-stack.db.passwordMount" . }}
+{{- include "mlops-stack.db.caMount" . }}
+{{- end }}
+
+{{/* The database CA alone (empty without TLS or a CA source), for clients with passwords of their own. */}}
+{{- define "mlops-stack.db.caVolume" -}}
 {{- $ca := include "mlops-stack.db.caSource" . | fromYaml }}
 {{- if and (include "mlops-stack.db.tlsEnabled" .) $ca.name }}
 - name: db-ca
@@ -106,8 +116,7 @@
 {{- end }}
 {{- end }}
 
-{{- define "mlops-stack.db.clientMounts" -}}
-{{ include "mlops-stack.db.passwordMount" . }}
+{{- define "mlops-stack.db.caMount" -}}
 {{- if and (include "mlops-stack.db.tlsEnabled" .) (include "mlops-stack.db.caSource" . | fromYaml).name }}
 - name: db-ca
   mountPath: {{ include "mlops-stack.secretDir" "db-ca" }}
@@ -130,6 +139,82 @@
 - name: MLFLOW_AUTH_DB_NAME
   value: {{ include "mlops-stack.db.authName" . | quote }}
 {{- include "mlops-stack.db.tlsEnv" . }}
+{{- end }}
+
+{{/* The Prefect server's database: in the chart's PostgreSQL a role and database of their own
+     (prefect.database.name, reconciled by the postgresql image's POSTGRES_EXTRA_ROLES, password under
+     postgresql.auth.prefectPasswordKey of the database Secret), or externalDatabase.prefectDatabase owned
+     by externalDatabase.user. Host, port and Secret are the MLflow connection's. */}}
+{{- define "mlops-stack.prefect.db.user" -}}
+{{- if .Values.postgresql.enabled }}{{ .Values.prefect.database.name }}{{ else }}{{ .Values.externalDatabase.user }}{{ end }}
+{{- end }}
+
+{{- define "mlops-stack.prefect.db.name" -}}
+{{- if .Values.postgresql.enabled }}{{ .Values.prefect.database.name }}{{ else }}{{ .Values.externalDatabase.prefectDatabase }}{{ end }}
+{{- end }}
+
+{{- define "mlops-stack.prefect.db.secretPasswordKey" -}}
+{{- if .Values.postgresql.enabled }}{{ .Values.postgresql.auth.prefectPasswordKey }}{{ else }}{{ .Values.externalDatabase.existingSecretPasswordKey }}{{ end }}
+{{- end }}
+
+{{- define "mlops-stack.prefect.db.passwordVolume" -}}
+- name: prefect-db-password
+  secret:
+    secretName: {{ include "mlops-stack.db.secretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ include "mlops-stack.prefect.db.secretPasswordKey" . }}
+        path: password
+{{- end }}
+
+{{- define "mlops-stack.prefect.db.passwordMount" -}}
+- name: prefect-db-password
+  mountPath: {{ include "mlops-stack.secretDir" "prefect-db" }}
+  readOnly: true
+{{- end }}
+
+{{- define "mlops-stack.prefect.db.passwordFile" -}}
+{{ include "mlops-stack.secretDir" "prefect-db" }}/password
+{{- end }}
+
+{{/* Environment of the Prefect image's database connection (images/README.md). */}}
+{{- define "mlops-stack.prefect.dbEnv" -}}
+- name: PREFECT_DB_HOST
+  value: {{ include "mlops-stack.db.host" . | quote }}
+- name: PREFECT_DB_PORT
+  value: {{ include "mlops-stack.db.port" . | quote }}
+- name: PREFECT_DB_USER
+  value: {{ include "mlops-stack.prefect.db.user" . | quote }}
+- name: PREFECT_DB_PASSWORD_FILE
+  value: {{ include "mlops-stack.prefect.db.passwordFile" . }}
+- name: PREFECT_DB_NAME
+  value: {{ include "mlops-stack.prefect.db.name" . | quote }}
+{{- include "mlops-stack.db.tlsEnv" . }}
+{{- end }}
+
+{{/* Every database the dumps (pre-upgrade, scheduled) take, one "database role password-file" line each:
+     MLflow's two, and Prefect's with its own role. */}}
+{{- define "mlops-stack.db.dumpTargets" -}}
+{{ include "mlops-stack.db.name" . }} {{ include "mlops-stack.db.user" . }} {{ include "mlops-stack.db.passwordFile" . }}
+{{ include "mlops-stack.db.authName" . }} {{ include "mlops-stack.db.user" . }} {{ include "mlops-stack.db.passwordFile" . }}
+{{- if .Values.prefect.enabled }}
+{{ include "mlops-stack.prefect.db.name" . }} {{ include "mlops-stack.prefect.db.user" . }} {{ include "mlops-stack.prefect.db.passwordFile" . }}
+{{- end }}
+{{- end }}
+
+{{/* The password volumes and mounts the dumps need (the Prefect role's when Prefect is on) and the CA. */}}
+{{- define "mlops-stack.db.dumpPasswordVolumes" -}}
+{{ include "mlops-stack.db.clientVolumes" . }}
+{{- if .Values.prefect.enabled }}
+{{ include "mlops-stack.prefect.db.passwordVolume" . }}
+{{- end }}
+{{- end }}
+
+{{- define "mlops-stack.db.dumpPasswordMounts" -}}
+{{ include "mlops-stack.db.clientMounts" . }}
+{{- if .Values.prefect.enabled }}
+{{ include "mlops-stack.prefect.db.passwordMount" . }}
+{{- end }}
 {{- end }}
 
 {{/* Environment of the PostgreSQL client tools (pg_dump, psql, pg_restore). */}}

@@ -51,6 +51,14 @@
 {{- include "mlops-stack.componentName" (dict "ctx" . "component" "postgresql") }}
 {{- end }}
 
+{{- define "mlops-stack.prefect.serviceName" -}}
+{{- include "mlops-stack.componentName" (dict "ctx" . "component" "prefect") }}
+{{- end }}
+
+{{- define "mlops-stack.prefect.workerName" -}}
+{{- include "mlops-stack.componentName" (dict "ctx" . "component" "prefect-worker") }}
+{{- end }}
+
 {{/* Governing (headless) Service of the PostgreSQL StatefulSet. */}}
 {{- define "mlops-stack.postgresql.headlessServiceName" -}}
 {{- include "mlops-stack.postgresql.serviceName" . }}-headless

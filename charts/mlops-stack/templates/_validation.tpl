@@ -61,6 +61,27 @@ gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- $errors = append $errors "route.force and ingress.enabled are both true: MLflow is exposed once. Set route.force=false to use the Ingress, or ingress.enabled=false to use the Route." }}
 {{- end }}
 
+{{/* Prefect: its own public host beside MLflow's, its own database, the worker's MLflow account. */}}
+{{- if .Values.prefect.enabled }}
+{{- if and .Values.prefect.host (eq .Values.prefect.host (include "mlops-stack.publicHost" .)) }}
+{{- $errors = append $errors (printf "prefect.host %q is MLflow's host too: give Prefect a host name of its own (both serve /)." .Values.prefect.host) }}
+{{- end }}
+{{- if .Values.postgresql.enabled }}
+{{- $name := .Values.prefect.database.name }}
+{{- if or (eq $name .Values.postgresql.auth.username) (eq $name .Values.postgresql.auth.database) (eq $name .Values.postgresql.auth.authDatabase) (eq $name "postgres") }}
+{{- $errors = append $errors (printf "prefect.database.name %q is already MLflow's role or database (or the superuser): the Prefect server needs a role and database of its own, e.g. prefect." $name) }}
+{{- end }}
+{{- else if has .Values.externalDatabase.prefectDatabase (list .Values.externalDatabase.database .Values.externalDatabase.authDatabase) }}
+{{- $errors = append $errors "externalDatabase.prefectDatabase must differ from externalDatabase.database and externalDatabase.authDatabase: the Prefect server needs a database of its own." }}
+{{- end }}
+{{- if and .Values.prefect.worker.enabled (not .Values.mlflow.auth.enabled) }}
+{{- $errors = append $errors "prefect.worker.enabled needs mlflow.auth.enabled=true: the worker's flows log in to MLflow with an account of their own. Turn MLflow's auth on, or set prefect.worker.enabled=false." }}
+{{- end }}
+{{- if and .Values.prefect.worker.enabled (eq .Values.prefect.worker.mlflowUsername .Values.mlflow.auth.adminUsername) }}
+{{- $errors = append $errors (printf "prefect.worker.mlflowUsername %q is the MLflow admin: the worker gets an account of its own (e.g. prefect-worker), never the admin's." .Values.prefect.worker.mlflowUsername) }}
+{{- end }}
+{{- end }}
+
 {{/* SFTP service. */}}
 {{- if and (not (kindIs "invalid" .Values.sftp.service.nodePort)) (ne .Values.sftp.service.type "NodePort") }}
 {{- $errors = append $errors (printf "sftp.service.nodePort is set but sftp.service.type is %s: set sftp.service.type=NodePort, or remove the nodePort." .Values.sftp.service.type) }}
@@ -96,7 +117,7 @@ gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- end }}
 
 {{/* Images: a moving tag breaks the pinned image contract and rollbacks. */}}
-{{- range $component := list "mlflow" "postgresql" "sftp" }}
+{{- range $component := list "mlflow" "postgresql" "sftp" "prefect" }}
 {{- if eq (index $.Values $component).image.tag "latest" }}
 {{- $errors = append $errors (printf "%s.image.tag is \"latest\": pin a version (e.g. %s) so that upgrades and rollbacks are reproducible, or leave it empty for the chart's appVersion." $component $.Chart.AppVersion) }}
 {{- end }}
@@ -117,8 +138,10 @@ gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- end }}
 
 {{/* Resources: every container has requests and limits. */}}
-{{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" "gc" }}
-{{- $resources := (index $.Values $component).resources }}
+{{- range $component := list "mlflow" "postgresql" "sftp" "migration" "backup" "gc" "prefect.server" "prefect.worker" }}
+{{- $resources := $.Values }}
+{{- range splitList "." $component }}{{ $resources = index $resources . }}{{ end }}
+{{- $resources = $resources.resources }}
 {{- range $kind := list "requests" "limits" }}
 {{- range $resource := list "cpu" "memory" }}
 {{- if not (index ($resources | default dict) $kind | default dict | dig $resource "") }}

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
-
-import requests
 
 from ..client import config as cfg
 from ..client.credentials import current_login, env_overrides
 from ..client.dvc_remote import find_dvc_root, read_remote, remote_url
 from ..client.errors import ClientError
 from ..client.host_key import check_against_pin, fetch_host_key, pinned_key_types
+from ..client.prefect_api import live_workers
+from ..client.prefect_api import server_version as prefect_version
+from ..client.prefect_profile import auth_string as prefect_auth_string
 from ..client.sftp_login import PassphraseNeeded, check_key_login
 from ..client.tracking_server import LoginRejected, check_health, server_version
 from .checks import FAIL, OK, SKIP, CheckResult
@@ -33,7 +32,8 @@ version); an artifact goes up to the server and comes back identical (a throwawa
 your experiment mlops-doctor-<user>, deleted afterwards); the SFTP server presents the
 pinned host key; your SSH key logs in; the DVC remote points at that SFTP server; Git has
 no uncommitted changes (tracked files, new *.dvc files: what tracked_run refuses); the
-Prefect API answers (only when configured). Run it from your project directory.
+Prefect API answers and accepts the auth string, and the stack's work pool has a live
+worker (both only when Prefect is configured). Run it from your project directory.
 
 DVC's ssh remote (dvc-ssh -> sshfs -> asyncssh) does NOT verify the server's host key:
 sshfs connects with known_hosts=None. This command and `mlops init` are where the pinned
@@ -66,7 +66,7 @@ def _all_checks(conf: cfg.ClientConfig | None) -> Iterator[CheckResult]:
     yield from _sftp_checks(conf)
     yield _dvc_check(conf)
     yield _git_check()
-    yield _prefect_check(conf)
+    yield from _prefect_checks(conf)
 
 
 def _mlflow_checks(conf: cfg.ClientConfig) -> Iterator[CheckResult]:
@@ -205,27 +205,31 @@ def _git_check() -> CheckResult:
     return CheckResult(OK, "git working tree", f"clean at {repo.head.commit.hexsha[:12]} ({branch})")
 
 
-def _prefect_check(conf: cfg.ClientConfig) -> CheckResult:
+def _prefect_checks(conf: cfg.ClientConfig) -> Iterator[CheckResult]:
     url = cfg.prefect_api_url(conf)
     if not url:
-        return CheckResult(SKIP, "prefect api", "not configured (optional: `mlops init --prefect-api-url`)")
-    headers = {}
-    if auth := os.environ.get("PREFECT_API_AUTH_STRING"):
-        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+        yield CheckResult(SKIP, "prefect api", "not configured (optional: `mlops init --prefect-api-url`)")
+        return
+    auth = prefect_auth_string()
     try:
-        response = requests.get(f"{url.rstrip('/')}/health", headers=headers, timeout=10)
-    except requests.RequestException as err:
-        return CheckResult(
+        version = prefect_version(url, auth)
+    except ClientError as err:
+        yield CheckResult(FAIL, "prefect api", err.message, err.fix)
+        return
+    login = "the auth string accepted" if auth else "no auth string"
+    yield CheckResult(OK, "prefect api", f"{url} answers, Prefect {version}, {login}")
+    pool = conf.prefect_work_pool
+    try:
+        workers = live_workers(url, auth, pool)
+    except ClientError as err:
+        yield CheckResult(FAIL, "prefect worker", err.message, err.fix)
+        return
+    if not workers:
+        yield CheckResult(
             FAIL,
-            "prefect api",
-            f"{url} unreachable ({type(err).__name__})",
-            "check PREFECT_API_URL (it ends in /api) and the network",
+            "prefect worker",
+            f"no live worker in work pool {pool!r}: scheduled runs would wait",
+            "ask your platform admin to check the stack's prefect-worker pod",
         )
-    if response.status_code != 200:
-        return CheckResult(
-            FAIL,
-            "prefect api",
-            f"{url}/health answered HTTP {response.status_code}",
-            "check PREFECT_API_URL (it ends in /api) and PREFECT_API_AUTH_STRING",
-        )
-    return CheckResult(OK, "prefect api", f"{url} answers /health")
+        return
+    yield CheckResult(OK, "prefect worker", f"work pool {pool!r}: {', '.join(workers)} online")

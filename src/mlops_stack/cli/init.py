@@ -14,7 +14,9 @@ from ..client.dvc_project_path import DVC_BASE, project_remote_path
 from ..client.dvc_remote import committed_remote_path, configure_remote, find_dvc_root
 from ..client.errors import ClientError
 from ..client.host_key import trusted_host_key
-from ..client.prefect_profile import require_prefect, set_prefect_api_url
+from ..client.prefect_api import server_version as prefect_version
+from ..client.prefect_profile import auth_string as saved_auth_string
+from ..client.prefect_profile import require_prefect, set_prefect_api
 from ..client.sftp_login import PassphraseNeeded, check_key_login
 from ..client.tracking_server import check_health, server_version
 from ..ssh.known_hosts import append_pin
@@ -32,7 +34,8 @@ Configure this machine for the team's MLOps stack, in one go:
   3. checks that your SSH key can log in to the SFTP server;
   4. inside a DVC project: adds or updates the DVC ssh remote (URL in .dvc/config,
      your key file in .dvc/config.local), leaving other remotes alone;
-  5. with --prefect-api-url: sets PREFECT_API_URL in your active Prefect profile.
+  5. with --prefect-api-url: checks the Prefect API with the stack's auth string, then sets
+     PREFECT_API_URL and PREFECT_API_AUTH_STRING in your active Prefect profile (mode 0600).
 
 Nothing is written unless every check passes. Without flags, every value is asked
 for; the password is read without echo. Run it again at any time: it updates.
@@ -90,6 +93,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     prefect = parser.add_argument_group("Prefect")
     prefect.add_argument("--prefect-api-url", metavar="URL", help="e.g. https://prefect.example.org/api")
+    prefect.add_argument(
+        "--prefect-auth-string-file",
+        metavar="PATH",
+        help="file holding the stack's Prefect auth string, user:password (else env PREFECT_API_AUTH_STRING, "
+        "else the one in your Prefect profile)",
+    )
+    prefect.add_argument(
+        "--prefect-work-pool",
+        metavar="NAME",
+        help=f"the stack's work pool, checked by `mlops doctor` (default {cfg.DEFAULT_PREFECT_WORK_POOL})",
+    )
     parser.add_argument(
         "--yes", "-y", action="store_true", help="never ask: take flags, environment and saved values only"
     )
@@ -117,6 +131,24 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise ClientError(f"SFTP port {text!r} is not a port number", "give a number such as 2222")
     return int(text)
+
+
+def _prefect_auth_string(args: argparse.Namespace) -> str | None:
+    if args.prefect_auth_string_file:
+        try:
+            auth = Path(args.prefect_auth_string_file).expanduser().read_text().strip()
+        except OSError as err:
+            raise ClientError(
+                f"cannot read --prefect-auth-string-file {args.prefect_auth_string_file} ({err.strerror})",
+                "give the file holding the auth string (user:password) your platform admin gave you",
+            ) from err
+    else:
+        auth = saved_auth_string()
+    if auth and ":" not in auth:
+        raise ClientError(
+            "the Prefect auth string has no ':'", "it looks like user:password (the stack's prefect.auth)"
+        )
+    return auth or None
 
 
 def _gather(args: argparse.Namespace, asker: Asker) -> tuple[cfg.ClientConfig, str]:
@@ -178,6 +210,9 @@ def _gather(args: argparse.Namespace, asker: Asker) -> tuple[cfg.ClientConfig, s
             f"Prefect API URL {conf.prefect_api_url!r} is not http(s)",
             "pass the API URL, e.g. https://prefect.example.org/api",
         )
+    conf.prefect_work_pool = args.prefect_work_pool or (
+        saved.prefect_work_pool if saved else cfg.DEFAULT_PREFECT_WORK_POOL
+    )
     return conf, password
 
 
@@ -203,8 +238,13 @@ def run(args: argparse.Namespace) -> int:
             _say(f"{note.message}: login not tested now; {note.fix}")
     else:
         _say("SFTP: skipped (no --sftp-host): DVC is not configured")
+    prefect_auth = None
     if conf.prefect_api_url:
         require_prefect()
+        prefect_auth = _prefect_auth_string(args)
+        version = prefect_version(conf.prefect_api_url, prefect_auth)
+        login = "accepted the auth string" if prefect_auth else "answers without an auth string"
+        _say(f"Prefect {version} at {conf.prefect_api_url} {login}")
 
     # ---- writes
     _say(f"saved the MLflow login in {save_credentials(conf.username, password)} (mode 0600)")
@@ -216,8 +256,10 @@ def run(args: argparse.Namespace) -> int:
     if conf.sftp:
         _configure_dvc(conf, args.dvc_remote_path, ask_passphrase)
     if conf.prefect_api_url:
-        profile = set_prefect_api_url(conf.prefect_api_url)
+        profile = set_prefect_api(conf.prefect_api_url, prefect_auth)
         _say(f"Prefect profile {profile!r}: PREFECT_API_URL = {conf.prefect_api_url}")
+        if prefect_auth:
+            _say("Prefect profile: PREFECT_API_AUTH_STRING saved (profiles file mode 0600)")
     _say(f"saved settings in {conf.save()}")
     _say("next: `mlops doctor` checks everything end to end")
     return 0

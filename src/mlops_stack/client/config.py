@@ -26,6 +26,8 @@ from .files import write_private_file
 DEFAULT_SFTP_PORT = 2222  # the stack's SFTP server listens there (images/README.md)
 DEFAULT_SFTP_USER = "mlops"
 DEFAULT_DVC_REMOTE_NAME = "storage"
+# The chart's prefect.worker.workPool: the pool the stack's worker serves.
+DEFAULT_PREFECT_WORK_POOL = "mlops"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_PREFECT_API_URL = "PREFECT_API_URL"
 
@@ -63,6 +65,7 @@ class ClientConfig:
     sftp: SftpSettings | None = None
     dvc_remote_name: str = DEFAULT_DVC_REMOTE_NAME
     prefect_api_url: str | None = None
+    prefect_work_pool: str = DEFAULT_PREFECT_WORK_POOL
 
     def save(self, path: Path | None = None) -> Path:
         path = path or config_path()
@@ -79,7 +82,7 @@ class ClientConfig:
         # The remote's directory is per project (in its .dvc/config), never a machine-wide setting.
         parser["dvc"] = {"remote_name": self.dvc_remote_name}
         if self.prefect_api_url:
-            parser["prefect"] = {"api_url": self.prefect_api_url}
+            parser["prefect"] = {"api_url": self.prefect_api_url, "work_pool": self.prefect_work_pool}
         text = io.StringIO()
         text.write("# Written by `mlops init`; re-run it rather than editing by hand.\n")
         parser.write(text)
@@ -112,6 +115,7 @@ def load_config(path: Path | None = None) -> ClientConfig | None:
             sftp=sftp,
             dvc_remote_name=parser.get("dvc", "remote_name", fallback=DEFAULT_DVC_REMOTE_NAME),
             prefect_api_url=parser.get("prefect", "api_url", fallback=None),
+            prefect_work_pool=parser.get("prefect", "work_pool", fallback=DEFAULT_PREFECT_WORK_POOL),
         )
     except (configparser.Error, KeyError, ValueError) as err:
         raise ClientError(f"{path} is not a valid mlops config ({err})", "run `mlops init` again") from err

@@ -3,10 +3,12 @@
 Run by the chart's init containers with the MLflow image's python3:
 
     python3 -m mlops_stack.ssh known-hosts --out FILE --port PORT --names NAME1,NAME2,... KEY...
-    python3 -m mlops_stack.ssh authorized-keys --out FILE --key KEY [--append FILE...]
+    python3 -m mlops_stack.ssh authorized-keys --out FILE --key KEY [--extra-key KEY...] [--append FILE...]
 
 known-hosts files every key under every name by the `[host]:port` rule (names are given without
-brackets); missing key files are skipped, but at least one must exist. Both write the file atomically,
+brackets); missing key files are skipped, but at least one must exist. authorized-keys lists MLflow's
+key (comment `mlflow-server`), then each --extra-key (comment: its file name, e.g. `prefect-worker`),
+then the lines of the --append files. Both write the file atomically,
 mode 0444. Why not `ssh-keygen -y`: it refuses to run for a UID without a passwd entry, which is what
 OpenShift gives every pod.
 """
@@ -35,10 +37,11 @@ def known_hosts(out: Path, port: int, names: list[str], keys: list[Path]) -> int
     return 0
 
 
-def authorized_keys(out: Path, key: Path, append: list[Path]) -> int:
+def authorized_keys(out: Path, key: Path, extra_keys: list[Path], append: list[Path]) -> int:
     # No key options: the server's sshd_config already forces internal-sftp without forwarding or
     # pty for every key, and the image accepts only lines that start with the key type.
     lines = [f"{_public_line(key)} mlflow-server"]
+    lines += [f"{_public_line(extra)} {extra.name}" for extra in extra_keys]
     for extra in append:
         if extra.is_file():
             lines += [ln.strip() for ln in extra.read_text().splitlines() if ln.strip()]
@@ -64,11 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     authorized = sub.add_parser("authorized-keys", help="authorized_keys for MLflow's key plus others")
     authorized.add_argument("--out", type=Path, required=True)
     authorized.add_argument("--key", type=Path, required=True)
+    authorized.add_argument(
+        "--extra-key", type=Path, action="append", default=[], help="another client's key, e.g. the worker's"
+    )
     authorized.add_argument("--append", type=Path, nargs="*", default=[])
     args = parser.parse_args(argv)
     if args.mode == "known-hosts":
         return known_hosts(args.out, args.port, args.names, args.keys)
-    return authorized_keys(args.out, args.key, args.append)
+    return authorized_keys(args.out, args.key, args.extra_key, args.append)
 
 
 if __name__ == "__main__":

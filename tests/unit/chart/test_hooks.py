@@ -27,6 +27,11 @@ def test_hooks_with_in_chart_postgresql() -> None:
             "helm.sh/hook-weight": "10",
             "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
         },
+        "Job/t-mlops-stack-mlflow-account": {
+            "helm.sh/hook": "post-install,post-upgrade",
+            "helm.sh/hook-weight": "0",
+            "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
+        },
         "Pod/t-mlops-stack-test": {
             "helm.sh/hook": "test",
             "helm.sh/hook-delete-policy": "before-hook-creation",
@@ -44,11 +49,12 @@ def test_the_install_problem_is_documented() -> None:
     assert "pre-install hook would run before PostgreSQL exists" in readme
 
 
-def test_upgrade_dumps_both_databases_before_migrating() -> None:
+def test_upgrade_dumps_every_database_before_migrating() -> None:
     job = find(render(is_upgrade=True), "Job", "db-migration")
     spec = pod_spec(job)
     assert [c["name"] for c in spec["initContainers"]] == ["pg-dump"]  # init containers run first, in order
-    assert [c["name"] for c in spec["containers"]] == ["db-upgrade"]
+    # MLflow's and Prefect's migrations, side by side (separate databases), after the dump.
+    assert [c["name"] for c in spec["containers"]] == ["db-upgrade", "prefect-db-upgrade"]
     assert job["spec"]["backoffLimit"] == 0  # one failure fails the hook, and so the upgrade
     assert spec["restartPolicy"] == "Never"
     dump = spec["initContainers"][0]
@@ -57,10 +63,19 @@ def test_upgrade_dumps_both_databases_before_migrating() -> None:
     script = dump["args"][2]
     assert dump["args"][:2] == ["sh", "-c"]
     assert script.startswith("set -eu\numask 027\n")  # dumps readable by the pod's group only
-    assert "for db in mlflow mlflow_auth; do" in script
+    assert "while read -r db user password_file; do" in script
+    # Each database with its own role and password file; Prefect's role reaches only its database.
+    assert script.endswith(
+        "done <<'TARGETS'\n"
+        "mlflow mlflow /var/run/secrets/mlops-stack/db/password\n"
+        "mlflow_auth mlflow /var/run/secrets/mlops-stack/db/password\n"
+        "prefect prefect /var/run/secrets/mlops-stack/prefect-db/password\n"
+        "TARGETS\n"
+    )
     assert 'file="/backups/${db}-pre-upgrade-${stamp}.dump"' in script
     assert (
-        'if ! pg_dump --format=custom --no-password --dbname="$db" --file="${file}.partial"; then' in script
+        'if ! PGUSER="$user" PGPASSWORD="$(cat "$password_file")" pg_dump --format=custom --no-password '
+        '--dbname="$db" --file="${file}.partial"; then' in script
     )
     assert 'rm -f -- "${file}.partial"' in script
     assert "tail -n +8" in script  # retention 7

@@ -62,6 +62,23 @@ EXPECTED = {
     "postgresql.maxConnections (100) minus postgresql.reservedConnections (20) = 80; at the limit clients "
     "get 'too many clients' errors. Lower mlflow.replicas, mlflow.workers, mlflow.databasePool.size or "
     "mlflow.databasePool.maxOverflow, or raise postgresql.maxConnections.",
+    "prefect-database-is-mlflows.yaml": FAIL + 'prefect.database.name "mlflow" is already MLflow\'s role or '
+    "database (or the superuser): the Prefect server needs a role and database of its own, e.g. prefect.",
+    "prefect-worker-without-mlflow-auth.yaml": FAIL
+    + "prefect.worker.enabled needs mlflow.auth.enabled=true: "
+    "the worker's flows log in to MLflow with an account of their own. Turn MLflow's auth on, or set "
+    "prefect.worker.enabled=false.",
+    "prefect-worker-as-mlflow-admin.yaml": FAIL
+    + 'prefect.worker.mlflowUsername "admin" is the MLflow admin: '
+    "the worker gets an account of its own (e.g. prefect-worker), never the admin's.",
+    "prefect-host-is-mlflows.yaml": FAIL
+    + 'prefect.host "mlops.apps.example.com" is MLflow\'s host too: give '
+    "Prefect a host name of its own (both serve /).",
+    "prefect-latest-image-tag.yaml": FAIL
+    + 'prefect.image.tag is "latest": pin a version (e.g. 0.1.0) so that '
+    "upgrades and rollbacks are reproducible, or leave it empty for the chart's appVersion.",
+    "prefect-auth-user-with-colon.yaml": "- at '/prefect/auth/username': 'team:prefect' does not match "
+    "pattern",
     "service-monitor-without-metrics.yaml": FAIL + "mlflow.metrics.serviceMonitor.enabled needs "
     "mlflow.metrics.enabled=true (the ServiceMonitor would scrape an endpoint that does not exist).",
     "missing-memory-limit.yaml": FAIL + "postgresql.resources.limits.memory is required: every container of "

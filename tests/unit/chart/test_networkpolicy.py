@@ -11,7 +11,33 @@ def component(name: str) -> dict:
     return {"matchLabels": {**SELECT, "app.kubernetes.io/component": name}}
 
 
-def test_postgresql_only_from_mlflow_migration_backup_and_gc() -> None:
+def components(*names: str) -> dict:
+    """A podSelector peer: this release's pods of any of these components."""
+    return {
+        "podSelector": {
+            "matchLabels": SELECT,
+            "matchExpressions": [
+                {"key": "app.kubernetes.io/component", "operator": "In", "values": list(names)}
+            ],
+        }
+    }
+
+
+def postgresql_peers(docs: list[dict]) -> list[str]:
+    policy = find(docs, "NetworkPolicy", "postgresql")["spec"]
+    return policy["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"]
+
+
+def test_postgresql_without_prefect_only_from_mlflow_migration_backup_and_gc() -> None:
+    assert postgresql_peers(render(set_values=["prefect.enabled=false"])) == [
+        "mlflow",
+        "migration",
+        "backup",
+        "gc",
+    ]
+
+
+def test_postgresql_only_from_mlflow_migration_backup_gc_and_prefect() -> None:
     policy = find(render(), "NetworkPolicy", "postgresql")["spec"]
     assert policy == {
         "podSelector": component("postgresql"),
@@ -26,7 +52,7 @@ def test_postgresql_only_from_mlflow_migration_backup_and_gc() -> None:
                                 {
                                     "key": "app.kubernetes.io/component",
                                     "operator": "In",
-                                    "values": ["mlflow", "migration", "backup", "gc"],
+                                    "values": ["mlflow", "migration", "backup", "gc", "prefect"],
                                 }
                             ],
                         }
@@ -44,18 +70,7 @@ def test_sftp_from_mlflow_gc_test_pod_and_client_cidrs() -> None:
     assert policy["ingress"] == [
         {
             "from": [
-                {
-                    "podSelector": {
-                        "matchLabels": SELECT,
-                        "matchExpressions": [
-                            {
-                                "key": "app.kubernetes.io/component",
-                                "operator": "In",
-                                "values": ["mlflow", "gc", "test"],
-                            }
-                        ],
-                    }
-                },
+                components("mlflow", "gc", "test", "prefect-worker"),
                 {"ipBlock": {"cidr": "10.20.0.0/16"}},
             ],
             "ports": [{"port": 2222, "protocol": "TCP"}],
@@ -71,7 +86,7 @@ def test_mlflow_from_router_and_ingress_namespaces() -> None:
             "from": [
                 {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/ingress": ""}}},
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
-                {"podSelector": component("test")},
+                components("test", "prefect-worker", "mlflow-account"),
             ],
             "ports": [{"port": 5000, "protocol": "TCP"}],
         }
@@ -87,7 +102,7 @@ def test_client_only_pods_accept_nothing() -> None:
                 {
                     "key": "app.kubernetes.io/component",
                     "operator": "In",
-                    "values": ["migration", "backup", "gc", "test"],
+                    "values": ["migration", "backup", "gc", "test", "prefect-worker", "mlflow-account"],
                 }
             ],
         },
@@ -118,6 +133,9 @@ def test_selectors_match_the_pods_they_protect() -> None:
         "t-mlops-stack-gc": "gc",
         "t-mlops-stack-db-migration": "migration",
         "t-mlops-stack-test": "test",
+        "t-mlops-stack-prefect": "prefect",
+        "t-mlops-stack-prefect-worker": "prefect-worker",
+        "t-mlops-stack-mlflow-account": "mlflow-account",
     }
     assert all(lab["app.kubernetes.io/instance"] == "t" for lab in labels.values())
 
@@ -126,4 +144,29 @@ def test_one_value_turns_every_policy_off() -> None:
     assert [
         d for d in render(set_values=["networkPolicy.enabled=false"]) if d["kind"] == "NetworkPolicy"
     ] == []
-    assert len([d for d in render() if d["kind"] == "NetworkPolicy"]) == 4
+    assert len([d for d in render() if d["kind"] == "NetworkPolicy"]) == 5
+
+
+def test_prefect_server_from_router_namespaces_its_worker_and_the_test_pod() -> None:
+    docs = render(set_values=["networkPolicy.prefect.extraFrom[0].namespaceSelector.matchLabels.team=ds"])
+    policy = find(docs, "NetworkPolicy", "prefect")["spec"]
+    assert policy["podSelector"] == component("prefect")
+    assert policy["ingress"] == [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/ingress": ""}}},
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+                components("prefect-worker", "test"),
+                {"namespaceSelector": {"matchLabels": {"team": "ds"}}},
+            ],
+            "ports": [{"port": 4200, "protocol": "TCP"}],
+        }
+    ]
+
+
+def test_without_prefect_no_policy_names_its_pods() -> None:
+    docs = render(set_values=["prefect.enabled=false"])
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert len(policies) == 4
+    assert "prefect" not in str(policies)
+    assert "mlflow-account" not in str(policies)

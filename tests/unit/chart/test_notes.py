@@ -26,7 +26,9 @@ def test_notes_on_openshift() -> None:
     assert (
         "  mlops init --tracking-uri https://mlflow.apps.example.com"
         " --sftp-host <load balancer address: see below> --sftp-port 2222 --sftp-user mlops"
-        " --host-key-fingerprint <SHA256:... from the admin>\n"
+        " --host-key-fingerprint <SHA256:... from the admin>"
+        " --prefect-api-url https://prefect.apps.example.com/api"
+        " --prefect-auth-string-file <file holding the Prefect auth string>\n"
     ) in text
     assert "helm test t -n mlops" in text
 
@@ -95,3 +97,19 @@ def test_notes_name_the_trusted_ca_bundle() -> None:
         "  - Trusted CA bundle: ConfigMap trusted-ca key ca-bundle.crt in the MLflow server, migration and gc"
         " containers (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO)\n"
     ) in text
+
+
+def test_notes_give_the_prefect_url_where_its_auth_string_is_and_the_init_flags() -> None:
+    text = notes("-f", str(CHART / "ci" / "openshift-values.yaml"))
+    assert (
+        "Prefect server (UI and API; re-training on a schedule)\n"
+        "  URL:       https://prefect.apps.example.com  (API: https://prefect.apps.example.com/api)\n"
+        "  Auth:      kubectl -n mlops get secret t-mlops-stack-prefect -o jsonpath='{.data.auth-string}'"
+        " | base64 -d; echo\n"
+        "  Worker:    work pool mlops, MLflow account prefect-worker\n"
+    ) in text
+    assert (
+        " --prefect-api-url https://prefect.apps.example.com/api"
+        " --prefect-auth-string-file <file holding the Prefect auth string>\n"
+    ) in text
+    assert "Prefect" not in notes("--set", "prefect.enabled=false")

@@ -34,7 +34,7 @@ def test_values_hold_no_password_or_key() -> None:
 def test_generated_passwords_are_random_per_install() -> None:
     first = secret_data(render(set_values=["nameOverride=mlops-stack"]), "postgresql")
     second = secret_data(render(set_values=["nameOverride=mlops-stack", "mlflow.replicas=1"]), "postgresql")
-    assert set(first) == {"postgres-password", "password"}
+    assert set(first) == {"postgres-password", "password", "prefect-password"}
     assert len(first["password"]) == 32
     assert first["password"].isalnum()
     assert first["password"] != second["password"]
@@ -123,11 +123,25 @@ def test_postgresql_env_and_secret_files_are_wired() -> None:
         "POSTGRES_USER": "mlflow",
         "POSTGRES_PASSWORD_FILE": "/var/run/secrets/mlops-stack/postgresql/password",
         "POSTGRES_DATABASES": "mlflow mlflow_auth",
+        "POSTGRES_EXTRA_ROLES": "prefect",
+        "POSTGRES_PREFECT_PASSWORD_FILE": "/var/run/secrets/mlops-stack/postgresql/prefect-password",
     }
     assert volume(sts, "passwords")["secret"]["items"] == [
         {"key": "postgres-password", "path": "admin-password"},
         {"key": "password", "path": "password"},
+        {"key": "prefect-password", "path": "prefect-password"},
     ]
+
+
+def test_without_prefect_postgresql_has_no_prefect_role() -> None:
+    docs = render(set_values=["prefect.enabled=false"])
+    e = env(containers(find(docs, "StatefulSet", "postgresql"))["postgresql"])
+    assert "POSTGRES_EXTRA_ROLES" not in e
+    assert set(secret_data(docs, "postgresql")) == {"postgres-password", "password"}
+
+
+def sftp_of(docs: list[dict]) -> dict:
+    return find(docs, "Deployment", "sftp")
 
 
 def test_existing_secrets_replace_every_generated_secret() -> None:
@@ -148,8 +162,14 @@ def test_existing_secrets_replace_every_generated_secret() -> None:
         "items": [
             {"key": "superuser-password", "path": "admin-password"},
             {"key": "mlflow-password", "path": "password"},
+            {"key": "prefect-password", "path": "prefect-password"},
         ],
     }
+    server, worker = find(docs, "Deployment", "prefect"), find(docs, "Deployment", "prefect-worker")
+    assert volume(server, "prefect-auth")["secret"]["secretName"] == "mlops-prefect-auth"
+    assert volume(server, "prefect-db-password")["secret"]["secretName"] == "mlops-postgresql"
+    assert volume(worker, "prefect-worker-mlflow")["secret"]["secretName"] == "mlops-prefect-worker"
+    assert volume(sftp_of(docs), "prefect-worker-ssh-key")["secret"]["secretName"] == "mlops-prefect-worker"
     sftp = find(docs, "Deployment", "sftp")
     assert volume(sftp, "host-keys-source")["secret"]["secretName"] == "mlops-sftp-host-keys"
     assert volume(sftp, "existing-user-keys")["configMap"]["name"] == "team-ssh-keys"
@@ -282,7 +302,8 @@ def test_every_ci_render_generates_no_password_for_existing_secrets() -> None:
 
 
 def test_auth_disabled_drops_every_auth_setting() -> None:
-    docs = render(set_values=["mlflow.auth.enabled=false"])
+    # The worker logs in to MLflow with an account of its own: it goes with MLflow's auth.
+    docs = render(set_values=["mlflow.auth.enabled=false", "prefect.worker.enabled=false"])
     assert "t-mlops-stack-mlflow" not in [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"]
     e = env(containers(find(docs, "Deployment", "mlflow"))["mlflow"])
     assert e["MLFLOW_AUTH_ENABLED"] == "false"

@@ -235,7 +235,16 @@ def test_the_backup_restore_pod_of_an_external_database() -> None:
     }
     assert "ports" not in container
     clients = find(docs, "NetworkPolicy", "clients")["spec"]["podSelector"]["matchExpressions"][0]["values"]
-    assert clients == ["migration", "backup", "gc", "test", "backup-restore"]  # it accepts no connection
+    # it accepts no connection
+    assert clients == [
+        "migration",
+        "backup",
+        "gc",
+        "test",
+        "backup-restore",
+        "prefect-worker",
+        "mlflow-account",
+    ]
     assert find(docs, "PersistentVolumeClaim", "backup")["metadata"]["annotations"] == {
         "helm.sh/resource-policy": "keep"
     }

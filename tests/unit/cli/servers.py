@@ -5,12 +5,15 @@ Both run as the test user from throw-away directories; nothing here talks to a m
 
 from __future__ import annotations
 
+import base64
 import getpass
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +108,9 @@ class PrefectServer:
         stop(self.process)
 
 
-def start_prefect_server(workdir: Path) -> PrefectServer:
-    """`prefect server start` with its SQLite database in `workdir`, no UI."""
+def start_prefect_server(workdir: Path, auth_string: str | None = None) -> PrefectServer:
+    """`prefect server start` with its SQLite database in `workdir`, no UI; `auth_string` turns its
+    authentication on (PREFECT_SERVER_API_AUTH_STRING, as the stack's server)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / "prefect.log"
@@ -117,6 +121,8 @@ def start_prefect_server(workdir: Path) -> PrefectServer:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     env.pop("PREFECT_API_URL", None)
+    if auth_string:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
     command = [
         str(Path(sys.executable).parent / "prefect"),
         "server",
@@ -132,3 +138,30 @@ def start_prefect_server(workdir: Path) -> PrefectServer:
         ready=lambda: http_ok(f"{api_url}/health"), timeout=180,
     )  # fmt: skip
     return PrefectServer(api_url, process)
+
+
+def start_prefect_worker(
+    workdir: Path, api_url: str, auth_string: str, pool: str, name: str
+) -> subprocess.Popen:
+    """A real process worker in `pool` (created by the worker when missing), awaited until it is ONLINE."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PREFECT_HOME": str(workdir), "PREFECT_API_URL": api_url,
+           "PREFECT_API_AUTH_STRING": auth_string}  # fmt: skip
+    command = [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", pool,
+               "--type", "process", "--name", name]  # fmt: skip
+    headers = {"Authorization": "Basic " + base64.b64encode(auth_string.encode()).decode(),
+               "Content-Type": "application/json"}  # fmt: skip
+
+    def online() -> bool:
+        url = f"{api_url}/work_pools/{pool}/workers/filter"
+        request = urllib.request.Request(url, b"{}", headers)  # noqa: S310 (the test's own http server)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 (the test's own server)
+                return any(w["status"] == "ONLINE" for w in json.loads(resp.read()))
+        except OSError:
+            return False
+
+    return start_server(
+        command, what="prefect worker", log=workdir / "worker.log", cwd=workdir, env=env, ready=online,
+        timeout=120,
+    )  # fmt: skip

@@ -6,9 +6,10 @@ import getpass
 import tomllib
 
 import pytest
+from tests.support.servers import stop
 
 from .conftest import status_lines
-from .servers import free_port, start_prefect_server
+from .servers import free_port, start_prefect_server, start_prefect_worker
 
 
 def test_interactive_init_asks_hides_the_password_and_confirms_the_key(
@@ -82,7 +83,7 @@ def test_a_second_init_reuses_saved_answers_and_the_pin(mlops, init_args, alice,
     assert len((client_home / ".ssh" / "known_hosts").read_text().splitlines()) == 1
 
 
-def test_prefect_url_goes_to_the_active_profile_and_doctor_checks_it(
+def test_an_unreachable_prefect_api_stops_init_before_anything_is_written(
     mlops, mlflow_server, alice, project, client_home
 ):
     url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
@@ -90,34 +91,63 @@ def test_prefect_url_goes_to_the_active_profile_and_doctor_checks_it(
         "init", "--yes", "--tracking-uri", mlflow_server.url, "--username", alice.username,
         "--password-stdin", "--prefect-api-url", url, stdin=alice.password + "\n",
     )  # fmt: skip
-    assert result.code == 0, result.err
-    assert f"Prefect profile 'ephemeral': PREFECT_API_URL = {url}" in result.out
-    profiles = tomllib.loads((client_home / ".prefect" / "profiles.toml").read_text())
-    assert profiles["profiles"]["ephemeral"]["PREFECT_API_URL"] == url
-
-    doctor = mlops("doctor")
-    assert doctor.code == 1
-    assert status_lines(doctor.out)["prefect api"] == (
-        f"FAIL  prefect api        {url} unreachable (ConnectionError) "
-        "-> check PREFECT_API_URL (it ends in /api) and the network"
+    assert result.code == 1
+    assert result.err.strip().endswith(
+        f"the Prefect API at {url} is unreachable (ConnectionError)\n"
+        "  fix: check the Prefect API URL (it ends in /api) and the network"
     )
+    assert not (client_home / ".prefect" / "profiles.toml").exists()
+    assert not (client_home / ".config" / "mlops" / "config.ini").exists()
 
 
 @pytest.mark.slow
-def test_doctor_reaches_a_real_prefect_server(mlops, mlflow_server, alice, project, tmp_path):
-    server = start_prefect_server(tmp_path / "prefect-server")
+def test_init_keeps_the_prefect_auth_string_and_doctor_sees_the_live_worker(
+    mlops, mlflow_server, alice, project, client_home, tmp_path
+):
+    auth = "prefect:s3cret-for-this-test"
+    server = start_prefect_server(tmp_path / "prefect-server", auth_string=auth)
+    worker = None
     try:
-        result = mlops(
+        wrong = tmp_path / "wrong-auth"
+        wrong.write_text("prefect:not-it\n")
+        init = (
             "init", "--yes", "--tracking-uri", mlflow_server.url, "--username", alice.username,
-            "--password-stdin", "--prefect-api-url", server.api_url, stdin=alice.password + "\n",
+            "--password-stdin", "--prefect-api-url", server.api_url,
         )  # fmt: skip
+        refused = mlops(*init, "--prefect-auth-string-file", str(wrong), stdin=alice.password + "\n")
+        assert refused.code == 1
+        assert f"the Prefect API at {server.api_url} refused the auth string (HTTP 401)" in refused.err
+        assert not (client_home / ".prefect" / "profiles.toml").exists()
+
+        right = tmp_path / "auth"
+        right.write_text(auth + "\n")
+        result = mlops(*init, "--prefect-auth-string-file", str(right), stdin=alice.password + "\n")
         assert result.code == 0, result.err
-        doctor = mlops("doctor")
+        assert f"Prefect 3.9.1 at {server.api_url} accepted the auth string" in result.out
+        profiles_file = client_home / ".prefect" / "profiles.toml"
+        profile = tomllib.loads(profiles_file.read_text())["profiles"]["ephemeral"]
+        assert (profile["PREFECT_API_URL"], profile["PREFECT_API_AUTH_STRING"]) == (server.api_url, auth)
+        assert profiles_file.stat().st_mode & 0o777 == 0o600
+
+        lines = status_lines(mlops("doctor").out)
+        assert lines["prefect api"] == (
+            f"OK    prefect api        {server.api_url} answers, Prefect 3.9.1, the auth string accepted"
+        )
+        assert lines["prefect worker"] == (
+            "FAIL  prefect worker     the Prefect server has no work pool 'mlops' -> check the pool's name "
+            "with your platform admin (the chart's prefect.worker.workPool, default mlops): "
+            "`mlops init --prefect-work-pool NAME`"
+        )
+        worker = start_prefect_worker(
+            tmp_path / "worker", server.api_url, auth, "mlops", "doctor-test-worker"
+        )
+        lines = status_lines(mlops("doctor").out)
         assert (
-            status_lines(doctor.out)["prefect api"]
-            == f"OK    prefect api        {server.api_url} answers /health"
+            lines["prefect worker"] == "OK    prefect worker     work pool 'mlops': doctor-test-worker online"
         )
     finally:
+        if worker is not None:
+            stop(worker)
         server.stop()
 
 

@@ -118,3 +118,14 @@ def test_authorized_keys_holds_the_derived_key_then_the_appended_lines(tmp_path:
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice\n"
     )
     assert stat.S_IMODE(out.stat().st_mode) == 0o444
+
+
+def test_authorized_keys_lists_each_extra_key_under_its_file_name(tmp_path: Path) -> None:
+    client = _ecdsa_pem(tmp_path / "id_mlflow")
+    worker = _ecdsa_pem(tmp_path / "prefect-worker")
+    out = tmp_path / "authorized_keys"
+    result = _run("authorized-keys", "--out", str(out), "--key", str(client), "--extra-key", str(worker))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == (
+        f"{_ssh_keygen_public(client)} mlflow-server\n{_ssh_keygen_public(worker)} prefect-worker\n"
+    )
