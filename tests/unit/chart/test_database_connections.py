@@ -37,7 +37,7 @@ def test_pool_sizes_and_max_connections_reach_the_containers() -> None:
         # the same with room made in PostgreSQL
         (["mlflow.replicas=4", "postgresql.maxConnections=120"], True),
         # without basic-auth a worker has two engines: 5 x 2 x 2 x 3 = 60
-        (["mlflow.replicas=4", "mlflow.auth.enabled=false"], True),
+        (["mlflow.replicas=4", "mlflow.auth.enabled=false", "prefect.worker.enabled=false"], True),
         # a bigger reserve (e.g. Prefect on the same server) leaves less: 36 of 100 - 70
         (["postgresql.reservedConnections=70"], False),
     ],
