@@ -58,8 +58,8 @@ def test_notes_list_the_cluster_settings_in_effect() -> None:
     text = notes("-f", str(CHART / "ci" / "corporate-values.yaml"))
     assert text.endswith(
         '\nCluster settings in effect (chart README, "Corporate clusters"):\n'
-        "  - Trusted CA bundle: ConfigMap trusted-ca key ca-bundle.crt in the MLflow server, migration and gc"
-        " containers (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO)\n"
+        "  - Trusted CA bundle: ConfigMap trusted-ca key ca-bundle.crt in the MLflow server, migration, gc"
+        " and Prefect worker containers (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO)\n"
         f"{GC_LINE}"
         "  - PodDisruptionBudget t-mlops-stack-mlflow: at least 2 up of the 3 MLflow pods during node"
         " drains\n"
@@ -94,8 +94,8 @@ def test_notes_name_the_external_database_tls() -> None:
 def test_notes_name_the_trusted_ca_bundle() -> None:
     text = notes("--set", "global.caBundle.configMap=trusted-ca")
     assert (
-        "  - Trusted CA bundle: ConfigMap trusted-ca key ca-bundle.crt in the MLflow server, migration and gc"
-        " containers (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO)\n"
+        "  - Trusted CA bundle: ConfigMap trusted-ca key ca-bundle.crt in the MLflow server, migration, gc"
+        " and Prefect worker containers (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, GIT_SSL_CAINFO)\n"
     ) in text
 
 

@@ -248,3 +248,41 @@ def test_worker_disabled_keeps_the_server_only() -> None:
     assert f"{PREFIX}-prefect" in names
     assert not {f"{PREFIX}-prefect-worker", f"{PREFIX}-mlflow-account"} & names
     assert "--extra-key" not in containers(find(docs, "Deployment", "sftp"))["authorized-keys"]["command"]
+
+
+def test_the_prefect_database_clients_verify_the_external_servers_certificate() -> None:
+    """asyncpg (server, db-upgrade) reads libpq's PGSSLMODE/PGSSLROOTCERT as psycopg2 does."""
+    docs = render([EXTERNAL])
+    server = containers(find(docs, "Deployment", "prefect"))["prefect"]
+    upgrade = containers(find(docs, "Job", "db-migration"))["prefect-db-upgrade"]
+    for container in (server, upgrade):
+        assert (env(container)["PGSSLMODE"], env(container)["PGSSLROOTCERT"]) == (
+            "verify-full",
+            "/var/run/secrets/mlops-stack/db-ca/ca.crt",
+        )
+        assert mounts(container)["/var/run/secrets/mlops-stack/db-ca"] == "db-ca"
+    ca = next(v for v in pod_spec(find(docs, "Deployment", "prefect"))["volumes"] if v["name"] == "db-ca")
+    assert ca["configMap"] == {
+        "name": "company-db-ca",
+        "defaultMode": 0o444,
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+    }
+
+
+def test_the_worker_trusts_the_clusters_ca_bundle_for_git_and_mlflow() -> None:
+    worker = find(render(set_values=["global.caBundle.configMap=trusted-ca"]), "Deployment", "prefect-worker")
+    container = containers(worker)["worker"]
+    bundle = "/var/run/mlops-stack/ca-bundle/ca-bundle.crt"
+    assert {k: v for k, v in env(container).items() if v == bundle} == {
+        "SSL_CERT_FILE": bundle,
+        "REQUESTS_CA_BUNDLE": bundle,
+        "GIT_SSL_CAINFO": bundle,
+    }
+    assert mounts(container)["/var/run/mlops-stack/ca-bundle"] == "ca-bundle"
+    volume = next(v for v in pod_spec(worker)["volumes"] if v["name"] == "ca-bundle")
+    assert volume["configMap"] == {
+        "name": "trusted-ca",
+        "defaultMode": 0o444,
+        "items": [{"key": "ca-bundle.crt", "path": "ca-bundle.crt"}],
+    }
+    assert "SSL_CERT_FILE" not in env(containers(find(render(), "Deployment", "prefect-worker"))["worker"])
