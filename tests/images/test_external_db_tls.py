@@ -90,15 +90,25 @@ def database(sandbox: Sandbox, mount_root: Path) -> TLSDatabase:
         },
     )  # fmt: skip
     wait_for_postgres(server)
+    # The Prefect server's database, owned by the external role as the chart expects (prefectDatabase).
+    host, port = server.address(5432)
+    conn = psycopg2.connect(host=host, port=port, user="postgres", password=admin, dbname="postgres",
+                            sslmode="require", connect_timeout=10)  # fmt: skip
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE DATABASE prefect OWNER mlflow")
+    conn.close()
     db = mount_folder(mount_root, "db-password", {"password": password})
+    # The same Secret key, mounted a second time where the chart puts the Prefect role's password.
+    prefect_db = mount_folder(mount_root, "prefect-db-password", {"password": password})
     right = mount_folder(mount_root, "db-ca", {"ca.crt": ca.pem})
     wrong = mount_folder(mount_root, "db-wrong-ca", {"ca.crt": wrong_ca.pem})
     return TLSDatabase(
         server,
         password,
         admin,
-        {str(db): f"{SECRETS}/db", str(right): f"{SECRETS}/db-ca"},
-        {str(db): f"{SECRETS}/db", str(wrong): f"{SECRETS}/db-ca"},
+        {str(db): f"{SECRETS}/db", str(prefect_db): f"{SECRETS}/prefect-db", str(right): f"{SECRETS}/db-ca"},
+        {str(db): f"{SECRETS}/db", str(prefect_db): f"{SECRETS}/prefect-db", str(wrong): f"{SECRETS}/db-ca"},
     )
 
 
@@ -176,6 +186,7 @@ def test_the_pre_upgrade_dump_connects_with_verify_full(sandbox: Sandbox, databa
     assert code == 0, logs
     assert "dumped mlflow to /backups/mlflow-pre-upgrade-" in logs
     assert "dumped mlflow_auth to /backups/mlflow_auth-pre-upgrade-" in logs
+    assert "dumped prefect to /backups/prefect-pre-upgrade-" in logs
 
 
 def test_a_wrong_ca_is_refused_with_the_reason(sandbox: Sandbox, database: TLSDatabase) -> None:
