@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import mlflow
 from prefect import flow, get_run_logger, task
@@ -38,9 +39,13 @@ def _dvc(*args: str) -> str:
 def pull_data() -> None:
     """`dvc pull` of the checked-out commit's data. In the cluster (MLOPS_DVC_REMOTE_URL, set by the chart
     on the worker) the default remote is pointed at the SFTP Service with the worker's key, in
-    .dvc/config.local (never committed), since the committed URL is the one people reach from outside."""
-    if url := os.environ.get("MLOPS_DVC_REMOTE_URL"):
+    .dvc/config.local (never committed), since the committed URL's server is the one people reach from
+    outside. The committed path is kept: each project has a folder of its own on the store."""
+    if server := os.environ.get("MLOPS_DVC_REMOTE_URL"):
         remote = _dvc("config", "core.remote")
+        committed = urlsplit(_dvc("config", "--project", f"remote.{remote}.url"))
+        in_cluster = urlsplit(server)
+        url = urlunsplit((in_cluster.scheme, in_cluster.netloc, committed.path, "", ""))
         _dvc("remote", "modify", "--local", remote, "url", url)
         _dvc("remote", "modify", "--local", remote, "keyfile", os.environ["MLOPS_SFTP_KEY_FILE"])
     _dvc("pull")
