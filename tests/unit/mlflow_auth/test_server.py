@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,8 +32,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
         tmp_path_factory.mktemp("mlops-basic-auth"), app_name="mlops-basic-auth", workers=WORKERS,
         auth_cache_ttl_seconds=0,
     )  # fmt: skip
+    every_worker_started(server)
     yield server
     server.stop()
+
+
+def every_worker_started(server: MlflowServer, timeout: float = 180) -> None:
+    """/health answers once one worker is up; on a loaded machine the other may still be importing MLflow,
+    and every request would then reach the first one. Each uvicorn worker logs its startup."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.log.read_text(errors="replace").count("Application startup complete") >= WORKERS:
+            return
+        time.sleep(0.5)
 
 
 def worker_pids(log: Path, pattern: str) -> set[int]:
