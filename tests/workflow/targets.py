@@ -2,10 +2,13 @@
 
 `LocalStack`: the whole stack from the rendered chart on the local Docker engine (`make up`,
 scripts/stack-up), as a stack of its own beside a developer's `make up`: its own Docker project
-(`mlops-stack-tests`), state directory (`.stack-tests/`) and ports (15000, 12222), each overridable with
-the same variables as `make up` (PROJECT, STACK_DIR, MLFLOW_PORT, SFTP_PORT). It starts from nothing
-(`make clean` of that project first), so leftovers of an interrupted run cannot make it pass or fail, and
-is removed at the end, unless KEEP_STACK=1, which keeps it running for the next session to reuse.
+(`mlops-stack-tests-<checkout>`, named after this checkout's path, so that a stack another checkout left
+running on the same engine, e.g. one that dockerd restarted after a reboot, is never touched nor
+mistaken for this one), state directory (`.stack-tests/`) and ports (15000, 12222, 14200, or free ones
+when something else holds them), each overridable with the same variables as `make up` (PROJECT,
+STACK_DIR, MLFLOW_PORT, SFTP_PORT, PREFECT_PORT). It starts from nothing (`make clean` of that project
+first), so leftovers of an interrupted run cannot make it pass or fail, and is removed at the end, unless
+KEEP_STACK=1, which keeps it running for the next session to reuse.
 
 `KindCluster`: the chart installed on the kind cluster a kubeconfig names (scripts/kind-up, or installed
 here), reached through `kubectl port-forward`; `helm test` runs with the helm CLI.
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -99,14 +104,43 @@ def sftp_session(endpoints: Endpoints, known_hosts: Path) -> paramiko.SFTPClient
 # ---- the local stack
 
 
+def _checkout_project() -> str:
+    return "mlops-stack-tests-" + hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]
+
+
+def _port(variable: str, preferred: int, bind: str, kept: dict[str, int]) -> int:
+    """The variable's port, else the one the stack this suite kept runs on, else `preferred` when it is
+    free, else any free port: another stack on this machine must not make the suite fail to start."""
+    if variable in os.environ:
+        return int(os.environ[variable])
+    if variable in kept:
+        return int(kept[variable])
+    if _free(bind, preferred):
+        return preferred
+    with socket.socket() as probe:
+        probe.bind((bind, 0))
+        return int(probe.getsockname()[1])
+
+
+def _free(bind: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((bind, port))
+        except OSError:
+            return False
+        return True
+
+
 class LocalStack(Target):
     name = "local"
-    PROJECT = os.environ.get("PROJECT", "mlops-stack-tests")
+    PROJECT = os.environ.get("PROJECT") or _checkout_project()
     STACK_DIR = Path(os.environ.get("STACK_DIR", REPO_ROOT / ".stack-tests")).resolve()
     BIND = os.environ.get("BIND_ADDRESS", "127.0.0.1")
-    MLFLOW_PORT = int(os.environ.get("MLFLOW_PORT", "15000"))
-    SFTP_PORT = int(os.environ.get("SFTP_PORT", "12222"))
-    PREFECT_PORT = int(os.environ.get("PREFECT_PORT", "14200"))
+    KEPT_PORTS = STACK_DIR / "kept-ports.json"  # written with KEEP_STACK=1: where the kept stack listens
+    _kept = json.loads(KEPT_PORTS.read_text()) if KEPT_PORTS.exists() else {}
+    MLFLOW_PORT = _port("MLFLOW_PORT", 15000, BIND, _kept)
+    SFTP_PORT = _port("SFTP_PORT", 12222, BIND, _kept)
+    PREFECT_PORT = _port("PREFECT_PORT", 14200, BIND, _kept)
     TRACKING_URI = f"http://{BIND}:{MLFLOW_PORT}"
     PREFECT_API_URL = f"http://{BIND}:{PREFECT_PORT}/api"
     NETWORK = f"{PROJECT}-net"  # the local runner's network (localrun/engine.py): the pods' Service names
@@ -173,10 +207,14 @@ class LocalStack(Target):
     def running(cls) -> Iterator[LocalStack]:
         started = not cls.reusable()
         if started:
+            cls.KEPT_PORTS.unlink(missing_ok=True)
             cls.make("clean")
         output = cls.make("up") if started else ""
         yield cls(output)
-        if os.environ.get("KEEP_STACK") != "1":
+        if os.environ.get("KEEP_STACK") == "1":
+            ports = {"MLFLOW_PORT": cls.MLFLOW_PORT, "SFTP_PORT": cls.SFTP_PORT}
+            cls.KEPT_PORTS.write_text(json.dumps({**ports, "PREFECT_PORT": cls.PREFECT_PORT}))
+        else:
             cls.make("clean")
 
     def down_and_up(self) -> str:

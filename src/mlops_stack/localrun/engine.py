@@ -3,6 +3,7 @@ or removing what the runner made. Stopping needs only the pod's Docker name: its
 grace period as a label (pod_engine.py puts it there), so `down` works without the manifests."""
 
 import contextlib
+import time
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
@@ -18,6 +19,7 @@ ROLE = f"{LABEL}.role"  # pause, prep, init, main
 CONFIG_HASH = f"{LABEL}.config-hash"
 VOLUME_KIND = f"{LABEL}.volume"  # claim or pod
 GRACE = f"{LABEL}.grace-seconds"  # terminationGracePeriodSeconds, used by a graceful stop
+VOLUME_RELEASE_SECONDS = 10  # how long a removed container's mounts may take to be released
 
 
 class Engine:
@@ -85,7 +87,37 @@ class Engine:
         for volume in self.client.volumes.list(
             filters={"label": [f"{PROJECT}={self.project}", f"{POD}={pod}"]}
         ):
-            volume.remove(force=True)
+            self.remove_volume(volume.name)
+
+    def remove_volume(self, name: str) -> None:
+        """Remove a volume once nothing mounts it; one that stays held gets an error naming the holder
+        (never a traceback, and nothing else of the stack is left half-removed by it)."""
+        deadline = time.monotonic() + VOLUME_RELEASE_SECONDS
+        while True:
+            try:
+                self.client.api.remove_volume(name, force=True)
+                return
+            except NotFound:
+                return
+            except APIError as exc:
+                if time.monotonic() > deadline:
+                    raise LocalRunError(self._held_volume(name, exc)) from None
+                time.sleep(0.5)
+
+    def _held_volume(self, name: str, error: APIError) -> str:
+        holders = sorted(c.name for c in self.client.containers.list(all=True, filters={"volume": name}))
+        why = error.explanation or str(error)
+        if holders:
+            return (
+                f"volume {name} cannot be removed ({why}): container(s) {', '.join(holders)} still use it; "
+                f"another runner of project {self.project!r} may be at work: stop it (or remove those "
+                "containers), then retry"
+            )
+        return (
+            f"volume {name} cannot be removed ({why}) though no container uses it: dockerd keeps a stale "
+            "mount count in memory (seen after dockerd was stopped uncleanly with containers running); "
+            "restart dockerd, then retry"
+        )
 
     def volume_names(self, kind: str | None = None) -> list[str]:
         filters = [f"{PROJECT}={self.project}"] + ([f"{VOLUME_KIND}={kind}"] if kind else [])

@@ -222,6 +222,8 @@ class Runner:
         pod_names = sorted(self.engine.pods())
         with ThreadPoolExecutor(max_workers=max(1, len(pod_names))) as pool:
             list(pool.map(self.engine.stop_pod, pod_names))
+        for leftover in self.engine.volume_names("pod"):  # of a pod whose removal was interrupted
+            self.engine.remove_volume(leftover)
         self.engine.remove_network()
         kept = ", ".join(self.engine.volume_names("claim")) or "none"
         self.report(f"stopped {len(pod_names)} pod(s); data volumes kept: {kept}")
@@ -231,7 +233,7 @@ class Runner:
         self.down()
         removed = []
         for name in self.engine.volume_names():
-            self.engine.client.volumes.get(name).remove(force=True)
+            self.engine.remove_volume(name)
             removed.append(name)
         self.state.forget()
         return removed

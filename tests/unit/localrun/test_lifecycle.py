@@ -140,3 +140,33 @@ def test_create_job_runs_a_cronjobs_job_template_beside_the_release(
     with pytest.raises(LocalRunError, match=r"no CronJob 'backup' in the release last applied from .* "
                        r"\(CronJobs there: collect; run `up` first\)"):  # fmt: skip
         runner.create_job("backup")
+
+
+def test_a_pod_volume_held_by_another_container_stops_down_with_its_name(
+    runner: Runner, toolbox: str, docker_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second runner of the same project (or a container someone started on a pod's volume) must give
+    `down` a message naming who holds the volume, not a Docker traceback; once it is gone, `down` works."""
+    monkeypatch.setattr("mlops_stack.localrun.engine.VOLUME_RELEASE_SECONDS", 1)
+    scratch = {"name": "scratch", "emptyDir": {}}
+    mounts = [{"name": "scratch", "mountPath": "/s"}]
+    server = container("server", toolbox, "exec sleep infinity", volumeMounts=mounts)
+    app = deployment("app", {"app": "app"}, [server], volumes=[scratch], terminationGracePeriodSeconds=1)
+    runner.up([app])
+    volume = f"{runner.engine.name('app-0')}-scratch"
+    holder = docker_client.containers.run(
+        toolbox, ["sleep", "infinity"], detach=True, name=f"{runner.engine.project}-intruder",
+        volumes={volume: {"bind": "/s", "mode": "rw"}},
+    )  # fmt: skip
+    try:
+        with pytest.raises(LocalRunError) as held:
+            runner.down()
+        assert str(held.value).startswith(f"volume {volume} cannot be removed (")
+        assert str(held.value).endswith(
+            f"container(s) {holder.name} still use it; another runner of project {runner.engine.project!r} "
+            "may be at work: stop it (or remove those containers), then retry"
+        )
+    finally:
+        holder.remove(force=True)
+    runner.down()
+    assert volume not in runner.engine.volume_names()
