@@ -447,3 +447,30 @@ def test_makefile_targets_are_read_from_the_makefile() -> None:
     targets = makefile_targets()
     assert {"lint", "test", "test-unit", "test-kind", "kind-up", "tools", "venv"} <= targets
     assert "SHELL" not in targets
+
+
+def test_upgrade_test_gives_the_previous_chart_image_flags_only_for_components_it_has(tmp_path: Path) -> None:
+    """A release from before Prefect has no `prefect:` values and its schema refuses `prefect.image.*`: the
+    previous chart is installed with the flags of its own components, this commit's with all four."""
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    values = (ROOT / "charts" / "mlops-stack" / "values.yaml").read_text()
+    (previous / "values.yaml").write_text(re.sub(r"(?ms)^prefect:.*?(?=^\S)", "", values))
+    script = (
+        f"source {ROOT / 'scripts' / 'ci-upgrade-test'}; IMAGE_PREFIX=registry.example/team; "
+        f"image_flags '' {previous}; echo --; image_flags 1.2.3"
+    )
+    done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    before, after = done.stdout.split("--\n")
+    assert before.splitlines() == [
+        f"--set-string={c}.image.repository=registry.example/team/{c}"
+        for c in ("mlflow", "postgresql", "sftp")
+    ]
+    assert after.splitlines() == [
+        line
+        for c in ("mlflow", "postgresql", "sftp", "prefect")
+        for line in (
+            f"--set-string={c}.image.repository=registry.example/team/{c}",
+            f"--set-string={c}.image.tag=1.2.3",
+        )
+    ]
