@@ -19,6 +19,7 @@ scientist's key, the pinned host key), run the chart's test hook, and list what 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -27,6 +28,7 @@ import socket
 import stat
 import subprocess
 import sys
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,12 +36,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 import pytest
+from tests.support.containers import image_ref
 from tests.support.servers import http_ok
 from tests.support.workflow import Endpoints
 
 from mlops_stack.localrun.plan import docker_name
 
-from . import cluster
+from . import cluster, git_server
 
 if TYPE_CHECKING:
     import paramiko
@@ -77,6 +80,17 @@ class Target(ABC):
     @abstractmethod
     def sftp_data_digests(self, known_hosts: Path) -> dict[str, str]:
         """{path under the SFTP data volume: sha256} of every file the stack stored there."""
+
+    prefect_api_url: str  # the Prefect API as this host reaches it
+
+    @abstractmethod
+    def prefect_auth_string(self) -> str:
+        """The Prefect server's `user:password`, from where the stack keeps it."""
+
+    @abstractmethod
+    def git_server(self, repo: str) -> contextlib.AbstractContextManager[str]:
+        """A git server the stack's Prefect worker reaches as `git://git-server/<repo>`; yields the URL this
+        host pushes to (tests/workflow/git_server.py)."""
 
 
 def sha256(path: Path) -> str:
@@ -148,6 +162,7 @@ class LocalStack(Target):
 
     def __init__(self, up_output: str) -> None:
         self.up_output = up_output  # what `make up` printed ("" when a kept stack was reused)
+        self.prefect_api_url = self.PREFECT_API_URL
         self.endpoints = self.read_endpoints()
 
     @classmethod
@@ -187,6 +202,10 @@ class LocalStack(Target):
 
     def prefect_auth_string(self) -> str:
         return self.localrun("secret", "mlops-stack-prefect", "auth-string")
+
+    def git_server(self, repo: str) -> contextlib.AbstractContextManager[str]:
+        name = f"{self.PROJECT}-test-git-server-{uuid.uuid4().hex[:8]}"
+        return git_server.on_docker_network(image_ref("prefect"), self.NETWORK, name, repo)
 
     def read_endpoints(self) -> Endpoints:
         return Endpoints(
@@ -296,8 +315,9 @@ class Release:
 class KindCluster(Target):
     name = "cluster"
 
-    def __init__(self, release: Release, mlflow_port: int, sftp_port: int) -> None:
+    def __init__(self, release: Release, mlflow_port: int, sftp_port: int, prefect_port: int) -> None:
         self.release = release
+        self.prefect_api_url = f"http://127.0.0.1:{prefect_port}/api"
         self.admin = cluster.admin_credentials(release.kubeconfig, release.name, release.namespace)
         self.endpoints = Endpoints(
             tracking_uri=f"http://127.0.0.1:{mlflow_port}",
@@ -324,7 +344,7 @@ class KindCluster(Target):
         found = Release(cluster.RELEASE, cluster.NAMESPACE, kubeconfig)
         deployments = [
             cluster.component_name(kubeconfig, "deployment", c, found.name, found.namespace)
-            for c in ("mlflow", "sftp")
+            for c in ("mlflow", "sftp", "prefect", "prefect-worker")
         ]
         statefulset = cluster.component_name(
             kubeconfig, "statefulset", "postgresql", found.name, found.namespace
@@ -342,8 +362,19 @@ class KindCluster(Target):
         with (
             cluster.port_forward(*forward, release.service("mlflow"), 5000) as mlflow_port,
             cluster.port_forward(*forward, release.service("sftp"), 2222) as sftp_port,
+            cluster.port_forward(*forward, release.service("prefect"), 4200) as prefect_port,
         ):
-            yield cls(release, mlflow_port, sftp_port)
+            yield cls(release, mlflow_port, sftp_port, prefect_port)
+
+    def prefect_auth_string(self) -> str:
+        release = self.release
+        secret = cluster.read(release.kubeconfig, "secret", release.service("prefect"), release.namespace)
+        return base64.b64decode(secret["data"]["auth-string"]).decode()
+
+    def git_server(self, repo: str) -> contextlib.AbstractContextManager[str]:
+        release = self.release
+        image = release.image_of("deployment", "prefect-worker")
+        return git_server.in_cluster(release.kubeconfig, release.namespace, image, repo)
 
     def helm_test(self) -> HelmTest:
         release = self.release

@@ -1,14 +1,13 @@
-"""Automated re-training on the local stack from `make up`: the example project's re-training deployment
-(examples/prefect.yaml, examples/retrain.py) runs on the stack's Prefect worker, which clones the project
-over the network from a git server (`git daemon` in a container on the stack's network, as GitLab would be
-reached, not a mounted folder) and pulls its data from the SFTP server with its own key.
+"""Automated re-training on both targets (the local stack from `make up`, the kind cluster): the example
+project's re-training deployment (examples/prefect.yaml, examples/retrain.py) runs on the stack's Prefect
+worker, which clones the project over the network from a git server (`git daemon` beside the stack, as
+GitLab would be reached, not a mounted folder: tests/workflow/git_server.py) and pulls its data from the
+SFTP server with its own key.
 
 Three runs, triggered through the Prefect API, asserted exactly: no champion yet -> promoted; same data and
 code -> a new version, alias unchanged, "kept"; a better data version (dvc add + dvc push, committed) ->
 the alias moves. And the deployment's cron schedule is on the server, with upcoming runs the scheduler
 made.
-
-Local stack only: the cluster target would need a git server pod in the cluster (not there yet).
 """
 
 from __future__ import annotations
@@ -22,22 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 import requests
-from tests.support.containers import RESTRICTED_USER, image_ref
 from tests.support.workflow import DATASET, Endpoints, Workstation
 
-from .conftest import only_on
-from .targets import LocalStack, Target
+from .git_server import NAME as GIT_SERVER
+from .targets import Target
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SUFFIX = uuid.uuid4().hex[:8]
 MODEL = f"retrain-wine-{SUFFIX}"
 EXPERIMENT = f"retrain-{SUFFIX}"
-GIT_ALIAS = "git-server"
-REPOSITORY = f"git://{GIT_ALIAS}/wine.git"  # what the worker clones, by the name its network gives
+REPOSITORY_NAME = "wine.git"
+REPOSITORY = f"git://{GIT_SERVER}/{REPOSITORY_NAME}"  # what the worker clones, by its network name
 POOR_COLUMNS = "ash,magnesium"  # the first data version: two weak measurements (accuracy 0.511111)
 RUN_TIMEOUT = 900
 TAG = "mlops.retrain."
@@ -45,31 +42,9 @@ TAG = "mlops.retrain."
 
 @pytest.fixture(scope="module")
 def git_server(target: Target) -> Iterator[str]:
-    """`git daemon` (push enabled) on the stack's network under GIT_ALIAS; yields its URL from this host."""
-    client = docker.from_env()
-    name = f"{LocalStack.PROJECT}-test-git-server-{SUFFIX}"
-    container = client.containers.run(
-        image_ref("prefect"),  # it has git; any image with git would do
-        name=name,
-        entrypoint=["sh", "-c"],
-        command=[
-            "git init -q --bare /srv/git/wine.git && exec git daemon --reuseaddr --base-path=/srv/git "
-            "--export-all --enable=receive-pack --informative-errors /srv/git"
-        ],
-        user=RESTRICTED_USER,
-        read_only=True,
-        cap_drop=["ALL"],
-        tmpfs={"/srv/git": "mode=1777", "/tmp": ""},
-        detach=True,
-        network=LocalStack.NETWORK,
-        networking_config={LocalStack.NETWORK: client.api.create_endpoint_config(aliases=[GIT_ALIAS])},
-    )
-    try:
-        container.reload()
-        address = container.attrs["NetworkSettings"]["Networks"][LocalStack.NETWORK]["IPAddress"]
-        yield f"git://{address}/wine.git"
-    finally:
-        container.remove(force=True)
+    """The project's git server (tests/workflow/git_server.py); yields the URL this host pushes to."""
+    with target.git_server(REPOSITORY_NAME) as push_url:
+        yield push_url
 
 
 @dataclass
@@ -115,12 +90,11 @@ class Project:
 def project(tmp_path_factory: pytest.TempPathFactory, target: Target, git_server: str) -> Project:
     """The data scientist's side: a project from examples/ with a first (poor) data version, `mlops init`
     with Prefect, pushed to the git server, then `prefect deploy --name retrain` as prefect.yaml says."""
-    assert isinstance(target, LocalStack)
     base = tmp_path_factory.mktemp("retrain")
     station = Workstation.create(base)
     repo = station.new_project(base / "wine")
     station.python("prepare_data.py", "--columns", POOR_COLUMNS, cwd=repo)
-    prefect = Prefect(LocalStack.PREFECT_API_URL, target.prefect_auth_string())
+    prefect = Prefect(target.prefect_api_url, target.prefect_auth_string())
     station.configure(repo, target.endpoints, prefect=(prefect.api, prefect.auth))
     station.version_data(repo, "data: wine v1, two measurements")
     station.run(["git", "remote", "add", "origin", git_server], repo)
@@ -165,7 +139,6 @@ def assert_run_traces(admin: Any, version: str, commit: str, md5: str) -> None:
     assert run.data.tags["mlflow.user"] == "prefect-worker"  # the worker's own account, not the admin
 
 
-@only_on("local")
 def test_the_deployment_schedule_is_stored_and_the_scheduler_creates_its_runs(project: Project) -> None:
     deployment = project.deployment
     assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * 1"]
@@ -194,7 +167,6 @@ def test_the_deployment_schedule_is_stored_and_the_scheduler_creates_its_runs(pr
     assert all(run["auto_scheduled"] for run in scheduled)
 
 
-@only_on("local")
 def test_three_retraining_runs_promote_only_a_better_model(project: Project, admin: Any) -> None:
     commit, md5 = project.push()
 
