@@ -449,3 +449,58 @@ def test_an_extra_ca_bundle_is_used_by_the_build_and_kept_out_of_the_image(
     finally:
         with contextlib.suppress(docker.errors.ImageNotFound):
             sandbox.client.images.remove(ref, force=True)
+
+
+def test_the_charts_pools_and_request_threads_serve_concurrent_batches_without_errors(
+    stack: MLflowStack, sandbox: Sandbox
+) -> None:
+    """With the chart's pool sizes (mlflow.databasePool) and MLflow's 40 threads per worker, concurrent
+    `log_batch` calls deadlock the pools (each request holds one connection and waits for a second) until
+    SQLAlchemy's 30 s timeout fails them; the chart's mlflow.requestThreads bounds the threads so they
+    do not: 32 clients at once, every batch stored."""
+    import yaml
+
+    mlflow_values = yaml.safe_load((REPO_ROOT / "charts" / "mlops-stack" / "values.yaml").read_text())[
+        "mlflow"
+    ]
+    chart_env = {
+        "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": str(mlflow_values["databasePool"]["size"]),
+        "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": str(mlflow_values["databasePool"]["maxOverflow"]),
+        "MLOPS_REQUEST_THREADS": str(mlflow_values["requestThreads"]),
+    }
+    options = pod_run_options(sandbox, None, "mlflow-chart-pools", TMPFS, stack.volumes)
+    server = sandbox.run("mlflow", name="mlflow-chart-pools", env={**stack.env, **chart_env}, **options)
+    server.wait_for_http(5000, "/health", timeout=300)
+    url, auth = server.url(5000).rstrip("/"), ("admin", stack.admin_password)
+    created = requests.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "img-pools"}, auth=auth,
+                            timeout=60)  # fmt: skip
+    experiment = created.json()["experiment_id"]
+    runs = [
+        requests.post(f"{url}/api/2.0/mlflow/runs/create", json={"experiment_id": experiment}, auth=auth,
+                      timeout=60).json()["run"]["info"]["run_id"]
+        for _ in range(32)
+    ]  # fmt: skip
+
+    def batches(run_id: str) -> list[int]:
+        statuses = []
+        with requests.Session() as session:
+            for step in range(3):
+                metrics = [
+                    {"key": f"m{i}", "value": i, "timestamp": 1700000000000, "step": step} for i in range(100)
+                ]
+                body = {"run_id": run_id, "metrics": metrics}
+                response = session.post(
+                    f"{url}/api/2.0/mlflow/runs/log-batch", json=body, auth=auth, timeout=120
+                )
+                statuses.append(response.status_code)
+        return statuses
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(runs)) as pool:
+        statuses = list(pool.map(batches, runs))
+    assert statuses == [[200, 200, 200]] * len(runs)
+    query = {"run_id": runs[-1], "metric_key": "m7"}
+    history = requests.get(f"{url}/api/2.0/mlflow/metrics/get-history", params=query, auth=auth, timeout=60)
+    history = history.json()["metrics"]
+    assert sorted(m["step"] for m in history) == [0, 1, 2]

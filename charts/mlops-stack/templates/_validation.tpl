@@ -128,6 +128,12 @@ gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- $errors = append $errors "mlflow.metrics.serviceMonitor.enabled needs mlflow.metrics.enabled=true (the ServiceMonitor would scrape an endpoint that does not exist)." }}
 {{- end }}
 
+{{/* Request threads: each may hold two connections of one engine (mlops_stack/mlflow_server says why). */}}
+{{- $pool := add (int .Values.mlflow.databasePool.size) (int .Values.mlflow.databasePool.maxOverflow) | int }}
+{{- if lt $pool (mul 2 (int .Values.mlflow.requestThreads) | int) }}
+{{- $errors = append $errors (printf "mlflow.requestThreads (%d) needs pools of at least %d connections per engine, but mlflow.databasePool.size + maxOverflow = %d: a request may hold two connections at once, so under load every connection would wait for a second one until SQLAlchemy's 30 s timeout fails the requests. Lower mlflow.requestThreads or raise mlflow.databasePool.maxOverflow." (int .Values.mlflow.requestThreads) (mul 2 (int .Values.mlflow.requestThreads)) $pool) }}
+{{- end }}
+
 {{/* Database connections: every MLflow pool at its peak, during a rolling update too, fits in PostgreSQL. */}}
 {{- if .Values.postgresql.enabled }}
 {{- $peak := include "mlops-stack.mlflow.peakConnections" . | int }}

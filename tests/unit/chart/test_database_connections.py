@@ -8,19 +8,21 @@ import pytest
 from .helm import CHART, NAMESPACE, HelmError, containers, env, find, render, run_helm
 
 
-def test_pool_sizes_and_max_connections_reach_the_containers() -> None:
+def test_pool_sizes_request_threads_and_max_connections_reach_the_containers() -> None:
     docs = render(
         set_values=[
             "mlflow.databasePool.size=4",
             "mlflow.databasePool.maxOverflow=3",
+            "mlflow.requestThreads=3",
             "postgresql.maxConnections=300",
         ]
     )
     mlflow = env(containers(find(docs, "Deployment", "mlflow"))["mlflow"])
-    assert (mlflow["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"], mlflow["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"]) == (
-        "4",
-        "3",
-    )
+    assert (
+        mlflow["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"],
+        mlflow["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"],
+        mlflow["MLOPS_REQUEST_THREADS"],
+    ) == ("4", "3", "3")
     postgresql = containers(find(docs, "StatefulSet", "postgresql"))["postgresql"]
     assert postgresql["args"] == ["run-postgresql", "-c", "max_connections=300"]
 
@@ -28,18 +30,18 @@ def test_pool_sizes_and_max_connections_reach_the_containers() -> None:
 @pytest.mark.parametrize(
     ("settings", "fits"),
     [
-        # defaults: 2 pods while rolling x 2 workers x 3 engines x 3 = 36 of 80
+        # defaults: 2 pods while rolling x 2 workers x 3 engines x 4 = 48 of 150 - 20
         ([], True),
-        # 3 replicas (4 while rolling): 72 of 80
-        (["mlflow.replicas=3"], True),
-        # 4 replicas (5 while rolling): 90 of 80
-        (["mlflow.replicas=4"], False),
+        # 4 replicas (5 while rolling): 120 of 130
+        (["mlflow.replicas=4"], True),
+        # 5 replicas (7 while rolling): 168 of 130
+        (["mlflow.replicas=5"], False),
         # the same with room made in PostgreSQL
-        (["mlflow.replicas=4", "postgresql.maxConnections=120"], True),
-        # without basic-auth a worker has two engines: 5 x 2 x 2 x 3 = 60
-        (["mlflow.replicas=4", "mlflow.auth.enabled=false", "prefect.worker.enabled=false"], True),
-        # a bigger reserve (e.g. Prefect on the same server) leaves less: 36 of 100 - 70
-        (["postgresql.reservedConnections=70"], False),
+        (["mlflow.replicas=5", "postgresql.maxConnections=190"], True),
+        # without basic-auth a worker has two engines: 7 x 2 x 2 x 4 = 112
+        (["mlflow.replicas=5", "mlflow.auth.enabled=false", "prefect.worker.enabled=false"], True),
+        # a bigger reserve (e.g. another application on the same server) leaves less: 48 of 150 - 110
+        (["postgresql.reservedConnections=110"], False),
     ],
 )
 def test_the_connection_budget_is_the_peak_of_every_pool(settings: list[str], fits: bool) -> None:

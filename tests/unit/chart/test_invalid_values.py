@@ -56,12 +56,16 @@ EXPECTED = {
     '(minute hour day-of-month month day-of-week), e.g. "15 2 * * *" for 02:15 daily, or @daily.',
     "root-uid.yaml": FAIL + "podSecurity.runAsUser is 0 (root): every pod runs with runAsNonRoot. Leave it "
     "empty on OpenShift, or set a non-root UID such as 1001.",
-    "too-many-database-connections.yaml": FAIL + "MLflow may open 90 PostgreSQL connections (5 pods "
-    "(mlflow.replicas 4 plus 1 for a rolling update's surge) x 2 workers x 3 engines (tracking, model "
-    "registry, basic-auth) x 3 connections (databasePool.size 2 + maxOverflow 1)), more than "
-    "postgresql.maxConnections (100) minus postgresql.reservedConnections (20) = 80; at the limit clients "
+    "too-many-database-connections.yaml": FAIL + "MLflow may open 168 PostgreSQL connections (7 pods "
+    "(mlflow.replicas 5 plus 2 for a rolling update's surge) x 2 workers x 3 engines (tracking, model "
+    "registry, basic-auth) x 4 connections (databasePool.size 2 + maxOverflow 2)), more than "
+    "postgresql.maxConnections (150) minus postgresql.reservedConnections (20) = 130; at the limit clients "
     "get 'too many clients' errors. Lower mlflow.replicas, mlflow.workers, mlflow.databasePool.size or "
     "mlflow.databasePool.maxOverflow, or raise postgresql.maxConnections.",
+    "request-threads-over-the-pool.yaml": FAIL + "mlflow.requestThreads (3) needs pools of at least 6 "
+    "connections per engine, but mlflow.databasePool.size + maxOverflow = 4: a request may hold two "
+    "connections at once, so under load every connection would wait for a second one until SQLAlchemy's 30 s "
+    "timeout fails the requests. Lower mlflow.requestThreads or raise mlflow.databasePool.maxOverflow.",
     "prefect-database-is-mlflows.yaml": FAIL + 'prefect.database.name "mlflow" is already MLflow\'s role or '
     "database (or the superuser): the Prefect server needs a role and database of its own, e.g. prefect.",
     "prefect-worker-without-mlflow-auth.yaml": FAIL
