@@ -7,11 +7,11 @@ Run by the chart's init containers with the MLflow image's python3:
 
 known-hosts files every key under every name by the `[host]:port` rule (names are given without
 brackets); missing key files are skipped, but at least one must exist. authorized-keys lists MLflow's
-key (--key, comment `mlflow-server`: the only line of its own store's sshd; the DVC store's sshd is given
-no --key, so MLflow's key reaches no DVC data), then each --extra-key (comment: its file name, e.g. `prefect-worker`),
-then the lines of the --append files. Both write the file atomically,
-mode 0444. Why not `ssh-keygen -y`: it refuses to run for a UID without a passwd entry, which is what
-OpenShift gives every pod.
+key (--key, comment `mlflow-server`: the only line of its own store's sshd; the DVC store's sshd is
+given no --key, so MLflow's key reaches no DVC data), then each --extra-key (comment: its file name,
+e.g. `prefect-worker`), then the lines of the --append files. Both write the file atomically, mode 0444.
+Why not `ssh-keygen -y`: it refuses to run for a UID without a passwd entry, which is what OpenShift
+gives every pod.
 """
 
 from __future__ import annotations
