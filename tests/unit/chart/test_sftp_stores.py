@@ -87,6 +87,8 @@ def test_mlflows_store_has_an_in_cluster_service_whatever_the_users_service_is()
     assert find(docs, "Service", "sftp")["spec"]["type"] == "LoadBalancer"
     service = find(docs, "Service", "sftp-mlflow")
     assert service["metadata"]["name"] == "t-mlops-stack-sftp-mlflow"
+    # Its own component label: lookups of "the sftp Service" by label still find one object.
+    assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "sftp-mlflow"
     assert service["spec"] == {
         "type": "ClusterIP",
         "selector": {
