@@ -11,6 +11,11 @@ containers run with their UID, GID 0 and the fsGroup as a supplemental group.
         "sftp-1", pvcs={"data": "/data"}, empty_dirs={"tmp": "/tmp"}, secrets={host_keys: "/etc/keys"}
     )
     sandbox.run("sftp", **pod.run_options("/data", "/tmp"))   # mounts + --group-add
+    pod.sub_path("/data", "dvc", "/data/dvc")                # a volumeMount with subPath: dvc
+
+A `subPath` mount is the kubelet's too (makeMounts in kubelet_pods.go): a missing subdirectory is made
+by root with the volume root's mode, setgid included (so with an fsGroup it inherits the root's group),
+then bind-mounted; here Docker bind-mounts it from the volume's directory on the engine's host.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ for arg in "$@"; do
     Always) [ -z "$G" ] || set_ownership "$path" rw ;;
     OnRootMismatch) [ -z "$G" ] || root_matches "$path" || set_ownership "$path" rw ;;
     secret) find "$path" -type f -exec chown "0:${G:-0}" {} + -exec chmod 0440 {} + ;;
+    subPath=*) sub=${kind#subPath=}  # mkdir in a setgid directory inherits its group; chmod keeps setgid
+      [ -e "$path/$sub" ] || { mkdir "$path/$sub"; chmod "$(stat -c %a "$path")" "$path/$sub"; } ;;
   esac
 done
 """
@@ -63,9 +70,18 @@ class PodVolumes:
 
     mounts: Mapping[str, Mount]
     fs_group: int | None
+    kubelet: Kubelet | None = None
 
     def __contains__(self, target: str) -> bool:
         return target in self.mounts
+
+    def sub_path(self, volume_target: str, sub_path: str, target: str, read_only: bool = False) -> Mount:
+        """The Mount of `sub_path` of the volume mounted at `volume_target`, made as the kubelet makes it."""
+        assert self.kubelet is not None, "PodVolumes made by Kubelet.start_pod"
+        volume = self.mounts[volume_target]["Source"]
+        self.kubelet._run_as_root(f"subpath-{volume}", [(f"subPath={sub_path}", self.mounts[volume_target])])
+        root = self.kubelet.sandbox.client.volumes.get(volume).attrs["Mountpoint"]
+        return Mount(target, f"{root}/{sub_path}", type="bind", read_only=read_only)
 
     def run_options(self, *targets: str, tmpfs: Mapping[str, str] | None = None) -> dict[str, Any]:
         """`Sandbox.run` keywords: these mounts (all of them when none is named), the fsGroup, and the
@@ -121,7 +137,7 @@ class Kubelet:
         if self.fs_group is None:  # only emptyDirs and Secrets get modes of their own
             steps = [(kind, m) for kind, m in steps if kind in ("emptyDir", "secret")]
         self._run_as_root(pod, steps)
-        return PodVolumes(mounts, self.fs_group)
+        return PodVolumes(mounts, self.fs_group, self)
 
     def _run_as_root(self, pod: str, steps: list[tuple[str, Mount]]) -> None:
         if not steps:

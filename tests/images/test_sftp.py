@@ -525,13 +525,17 @@ def test_keys_on_a_pvc_the_kubelet_opened_again_are_refused_until_locked_again(
 def test_a_key_directory_swapped_by_a_client_is_refused_on_restart(
     sandbox: Sandbox, authorized_keys: Path, client_key: SSHKey
 ) -> None:
-    """A client can rename the locked directory and create its own, but never a locked one."""
+    """The key directory's parent is sealed (no write bit), but on the data PVC a client can rename the
+    parent itself and create its own key directory, never a locked one."""
     volume = sandbox.volume("swapdata")
     container = start_sftp(sandbox, "sftp-swap", volume, authorized_keys)
     wait_until_serving(container)
     server = SFTPServer(container, client_key, volume)
     with server.ssh() as client, client.open_sftp() as sftp:
-        sftp.rename("/data/.sftp-host-keys/keys", "/data/.sftp-host-keys/moved")
+        with pytest.raises(PermissionError):
+            sftp.rename("/data/.sftp-host-keys/keys", "/data/.sftp-host-keys/moved")
+        sftp.rename("/data/.sftp-host-keys", "/data/moved")
+        sftp.mkdir("/data/.sftp-host-keys")
         sftp.mkdir("/data/.sftp-host-keys/keys")
         sftp.putfo(io.BytesIO(b"attacker key"), "/data/.sftp-host-keys/keys/ssh_host_ed25519_key")
     container.restart()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -109,6 +111,30 @@ def sftp_session(endpoints: Endpoints, known_hosts: Path) -> paramiko.SFTPClient
         port=endpoints.sftp_port,
         username=endpoints.sftp_user,
         key_filename=str(endpoints.identity_file),
+        allow_agent=False,
+        look_for_keys=False,
+    )
+    return ssh.open_sftp()
+
+
+def pinned_session(endpoints: Endpoints) -> paramiko.SFTPClient:
+    """An SFTP session with `endpoints`' key, the host key checked against its pinned fingerprint."""
+    import paramiko
+
+    class Pinned(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+            if key.fingerprint != endpoints.host_key_fingerprint:
+                raise paramiko.SSHException(
+                    f"{hostname}: {key.fingerprint}, pinned {endpoints.host_key_fingerprint}"
+                )
+
+    ssh = paramiko.SSHClient()
+    ssh.set_missing_host_key_policy(Pinned())
+    ssh.connect(
+        endpoints.sftp_host,
+        port=endpoints.sftp_port,
+        username=endpoints.sftp_user,
+        pkey=paramiko.PKey.from_path(endpoints.identity_file),
         allow_agent=False,
         look_for_keys=False,
     )
@@ -315,8 +341,11 @@ class Release:
 class KindCluster(Target):
     name = "cluster"
 
-    def __init__(self, release: Release, mlflow_port: int, sftp_port: int, prefect_port: int) -> None:
+    def __init__(
+        self, release: Release, mlflow_port: int, sftp_port: int, mlflow_store_port: int, prefect_port: int
+    ) -> None:
         self.release = release
+        self.mlflow_store_port = mlflow_store_port  # MLflow's artifact store (its own sshd and Service)
         self.prefect_api_url = f"http://127.0.0.1:{prefect_port}/api"
         self.admin = cluster.admin_credentials(release.kubeconfig, release.name, release.namespace)
         self.endpoints = Endpoints(
@@ -362,9 +391,10 @@ class KindCluster(Target):
         with (
             cluster.port_forward(*forward, release.service("mlflow"), 5000) as mlflow_port,
             cluster.port_forward(*forward, release.service("sftp"), 2222) as sftp_port,
+            cluster.port_forward(*forward, release.service("sftp-mlflow"), 2223) as mlflow_store_port,
             cluster.port_forward(*forward, release.service("prefect"), 4200) as prefect_port,
         ):
-            yield cls(release, mlflow_port, sftp_port, prefect_port)
+            yield cls(release, mlflow_port, sftp_port, mlflow_store_port, prefect_port)
 
     def prefect_auth_string(self) -> str:
         release = self.release
@@ -388,20 +418,39 @@ class KindCluster(Target):
         return [f"no {line!r} in the output of helm test" for line in evidence if line not in output]
 
     def sftp_data_digests(self, known_hosts: Path) -> dict[str, str]:
-        """Walked through the SFTP server (the volume is a claim inside the cluster)."""
-        digests: dict[str, str] = {}
+        """Walked through the SFTP server (the volume is a claim inside the cluster): the DVC store with
+        the data scientist's key, MLflow's store with MLflow's key (each sshd serves only its own)."""
+        release = self.release
+        secret = cluster.read(
+            release.kubeconfig, "secret", f"{release.service('mlflow')}-sftp-key", release.namespace
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow_key = Path(tmp, "id_mlflow")
+            mlflow_key.write_bytes(base64.b64decode(secret["data"]["ssh-privatekey"]))
+            mlflow_key.chmod(0o600)
+            mlflow_store = dataclasses.replace(
+                self.endpoints, sftp_port=self.mlflow_store_port, identity_file=mlflow_key
+            )
+            # known_hosts pins the DVC store's address only; MLflow's store presents the same host key.
+            with pinned_session(mlflow_store) as sftp:
+                mlflow_digests = self._digests(sftp)
         with sftp_session(self.endpoints, known_hosts) as sftp:
-            pending = [SFTP_DATA_DIR]
-            while pending:
-                directory = pending.pop()
-                for entry in sftp.listdir_attr(str(directory)):
-                    path = directory / entry.filename
-                    relative = str(path.relative_to(SFTP_DATA_DIR))
-                    if relative == SFTP_HOST_KEYS_DIR:
-                        continue
-                    if stat.S_ISDIR(entry.st_mode or 0):
-                        pending.append(path)
-                    elif stat.S_ISREG(entry.st_mode or 0):
-                        with sftp.open(str(path)) as f:
-                            digests[relative] = hashlib.sha256(f.read()).hexdigest()
+            return {**self._digests(sftp), **mlflow_digests}
+
+    @staticmethod
+    def _digests(sftp: paramiko.SFTPClient) -> dict[str, str]:
+        digests: dict[str, str] = {}
+        pending = [SFTP_DATA_DIR]
+        while pending:
+            directory = pending.pop()
+            for entry in sftp.listdir_attr(str(directory)):
+                path = directory / entry.filename
+                relative = str(path.relative_to(SFTP_DATA_DIR))
+                if relative == SFTP_HOST_KEYS_DIR:
+                    continue
+                if stat.S_ISDIR(entry.st_mode or 0):
+                    pending.append(path)
+                elif stat.S_ISREG(entry.st_mode or 0):
+                    with sftp.open(str(path)) as f:
+                        digests[relative] = hashlib.sha256(f.read()).hexdigest()
         return digests

@@ -171,21 +171,24 @@ def test_model_artifact_and_dataset_bytes_are_on_the_sftp_server(
     md5 = project.md5
     assert stored[f"dvc/wine/files/md5/{md5[:2]}/{md5[2:]}"] == sha256(project.repo / DATASET)
 
-    # Through the SFTP server as the data scientist: the MLmodel where the tracking server says it is.
-    local_mlmodel = Path(admin_client.download_artifacts(project.run_id, "model/MLmodel", str(tmp_path)))
     # MLflow 3 stores a logged model under <experiment>/models/<model id>/artifacts, served from the
-    # chart's artifacts destination sftp://.../data/mlflow-artifacts.
+    # chart's artifacts destination sftp://.../data/mlflow-artifacts: on the volume, where the tracking
+    # server says it is.
+    local_mlmodel = Path(admin_client.download_artifacts(project.run_id, "model/MLmodel", str(tmp_path)))
     model_id = admin_client.get_model_version_by_alias(model_name(target), ALIAS).source.removeprefix(
         "models:/"
     )
     location = admin_client.get_logged_model(model_id).artifact_location
     assert location.startswith(ARTIFACTS_URI_PREFIX), location
-    remote_mlmodel = f"{SFTP_ARTIFACTS_DIR}/{location.removeprefix(ARTIFACTS_URI_PREFIX)}/MLmodel"
+    stored_mlmodel = f"mlflow-artifacts/{location.removeprefix(ARTIFACTS_URI_PREFIX)}/MLmodel"
+    assert stored[stored_mlmodel] == sha256(local_mlmodel)
+    # Through the SFTP server as the data scientist: the DVC object, and nothing of MLflow's store (its
+    # own sshd; test_stores.py tries every operation).
     with sftp_session(target.endpoints, known_hosts) as sftp:
-        with sftp.open(remote_mlmodel) as f:
-            assert f.read() == local_mlmodel.read_bytes()
         with sftp.open(f"{SFTP_DVC_DIR}/files/md5/{md5[:2]}/{md5[2:]}") as f:
             assert f.read() == (project.repo / DATASET).read_bytes()
+        with pytest.raises(FileNotFoundError):
+            sftp.open(f"{SFTP_ARTIFACTS_DIR}/{location.removeprefix(ARTIFACTS_URI_PREFIX)}/MLmodel")
 
 
 def test_second_clone_pulls_byte_identical_data(

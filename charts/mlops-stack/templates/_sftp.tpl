@@ -17,9 +17,9 @@
 {{- include "mlops-stack.componentName" (dict "ctx" . "component" "sftp-authorized-keys") }}
 {{- end }}
 
-{{/* MLflow's artifact store on the SFTP server. */}}
+{{/* MLflow's artifact store: the path it always had, on the sshd that serves nothing else (_sftp-stores.tpl). */}}
 {{- define "mlops-stack.artifactsDestination" -}}
-{{- printf "sftp://%s@%s:%d/data/mlflow-artifacts" .Values.sftp.user (include "mlops-stack.sftp.serviceName" .) (int .Values.sftp.service.port) }}
+{{- printf "sftp://%s@%s:%s/data/mlflow-artifacts" .Values.sftp.user (include "mlops-stack.sftp.mlflowStoreServiceName" .) (include "mlops-stack.sftp.mlflowStorePort" .) }}
 {{- end }}
 
 {{/* MLflow's SSH identity on the SFTP server: the Secret, its volume (in the MLflow pods, and in the SFTP pod,
@@ -58,6 +58,18 @@
      mounted into this short-lived init container, never into the server container. mlops_stack.ssh writes
      each name as OpenSSH looks it up with the port ([name]:port). */}}
 {{- define "mlops-stack.knownHostsInitContainer" -}}
+{{- include "mlops-stack.knownHostsInitContainerFor" (dict "ctx" . "service" (include "mlops-stack.sftp.mlflowStoreServiceName" .) "port" (include "mlops-stack.sftp.mlflowStorePort" .)) }}
+{{- end }}
+
+{{/* The same for the DVC store (the Prefect worker's flows): the user-facing Service and port. */}}
+{{- define "mlops-stack.dvcKnownHostsInitContainer" -}}
+{{- include "mlops-stack.knownHostsInitContainerFor" (dict "ctx" . "service" (include "mlops-stack.sftp.serviceName" .) "port" (toString .Values.sftp.service.port)) }}
+{{- end }}
+
+{{- define "mlops-stack.knownHostsInitContainerFor" -}}
+{{- $service := .service }}
+{{- $port := .port }}
+{{- with .ctx }}
 {{- $hostKeys := include "mlops-stack.sftp.hostKeysSourceDir" . -}}
 - name: known-hosts
   {{- include "mlops-stack.containerImage" (dict "ctx" . "image" .Values.mlflow.image) | nindent 2 }}
@@ -69,9 +81,9 @@
     - --out
     - {{ include "mlops-stack.sshConfigDir" . }}/known_hosts
     - --port
-    - {{ .Values.sftp.service.port | quote }}
+    - {{ $port | quote }}
     - --names
-    - {{ include "mlops-stack.serviceDnsNames" (dict "ctx" . "service" (include "mlops-stack.sftp.serviceName" .)) | quote }}
+    - {{ include "mlops-stack.serviceDnsNames" (dict "ctx" . "service" $service) | quote }}
     - {{ $hostKeys }}/ssh_host_ecdsa_key
     - {{ $hostKeys }}/ssh_host_rsa_key
     - {{ $hostKeys }}/ssh_host_ed25519_key
@@ -88,6 +100,7 @@
       readOnly: true
     - name: ssh-config
       mountPath: {{ include "mlops-stack.sshConfigDir" . }}
+{{- end }}
 {{- end }}
 
 {{/* Volumes of the init container above plus MLflow's SFTP client key. */}}

@@ -166,6 +166,16 @@ gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- $errors = append $errors (printf "mlflow.podDisruptionBudget.minAvailable is %d with mlflow.replicas %d: no MLflow pod could ever be evicted, so node drains would block. Set it below mlflow.replicas, or use maxUnavailable." (int $minAvailable) (int .Values.mlflow.replicas)) }}
 {{- end }}
 
+{{/* Separated stores (_sftp-stores.tpl): the DVC store's sshd, where the extra mounts go, must not see the
+     data volume (MLflow's artifacts are on it) nor anything mounted over /data (it would hide its store). */}}
+{{- range $i, $mount := .Values.sftp.extraVolumeMounts }}
+{{- if eq $mount.name "data" }}
+{{- $errors = append $errors (printf "sftp.extraVolumeMounts[%d] mounts the volume \"data\", which holds MLflow's artifact store as well as the DVC store: every DVC key could then read and replace MLflow's artifacts. Remove it; the DVC store's sshd already mounts its own directory at /data/dvc." $i) }}
+{{- else if or (eq (trimSuffix "/" $mount.mountPath) "/data") (hasPrefix "/data/" $mount.mountPath) }}
+{{- $errors = append $errors (printf "sftp.extraVolumeMounts[%d] mounts at %s, under /data, where the stores are mounted: choose a mountPath outside /data." $i $mount.mountPath) }}
+{{- end }}
+{{- end }}
+
 {{/* Extra env, volumes and mounts (README "Extra environment variables and volumes"). They are rendered
      after the chart's own, and a second entry of one env name silently replaces the first, so each
      component's workload is rendered here and every extra entry checked against what the chart already put

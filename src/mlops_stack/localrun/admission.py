@@ -70,7 +70,7 @@ CONTAINER_SC = {
     "capabilities", "privileged", "seccompProfile",
 }  # fmt: skip
 PORT = {"containerPort", "name", "protocol"}
-MOUNT = {"name", "mountPath", "readOnly"}
+MOUNT = {"name", "mountPath", "readOnly", "subPath"}
 RESOURCES = {"limits", "requests"}
 RESOURCE_NAMES = {"cpu", "memory"}
 PROBE = {"httpGet", "tcpSocket", "exec", "initialDelaySeconds", "periodSeconds", "timeoutSeconds",
@@ -155,6 +155,13 @@ class _Checker:
             self.refuse(f"{where}.fsGroupChangePolicy", f"only {' or '.join(FS_GROUP_CHANGE_POLICIES)}")
         self._seccomp(sc.get("seccompProfile"), f"{where}.seccompProfile")
 
+    def _sub_path(self, sub_path: object, where: str) -> None:
+        """The API server's rule (ValidateSubPath): a relative path without `..`; empty means none."""
+        if not isinstance(sub_path, str):
+            self.refuse(where, f"expected a string, got {type(sub_path).__name__}")
+        elif sub_path.startswith("/") or ".." in sub_path.split("/"):
+            self.refuse(where, f"{sub_path!r} must be a relative path inside the volume, without '..'")
+
     def _seccomp(self, profile: dict | None, where: str) -> None:
         if profile and profile.get("type") not in ("RuntimeDefault", "Unconfined"):
             self.refuse(f"{where}.type", "only RuntimeDefault (Docker's default profile) or Unconfined")
@@ -197,6 +204,8 @@ class _Checker:
             self.fields(mount, mwhere, MOUNT)
             if mount.get("name") not in volumes:
                 self.refuse(mwhere, "names no volume of the pod")
+            if "subPath" in mount:
+                self._sub_path(mount["subPath"], f"{mwhere}.subPath")
         resources = c.get("resources") or {}
         self.fields(resources, f"{where}.resources", RESOURCES)
         for part in ("limits", "requests"):

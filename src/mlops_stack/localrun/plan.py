@@ -49,6 +49,7 @@ class Mount:
     target: str  # mountPath
     volume: str  # the Docker volume
     read_only: bool
+    sub_path: str = ""  # volumeMounts[].subPath: this directory of the volume instead of its root
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ class _PodContext:
         for mount in container.get("volumeMounts") or []:
             volume = self.volumes[mount["name"]]
             read_only = volume.read_only or bool(mount.get("readOnly"))
-            mounts.append(Mount(mount["mountPath"], volume.docker_name, read_only))
+            sub_path = str(mount.get("subPath") or "").strip("/")
+            mounts.append(Mount(mount["mountPath"], volume.docker_name, read_only, sub_path))
         image = container["image"]
         image_id = self.image_id(image, where)
         pod_sc = self.pod.spec.get("securityContext") or {}

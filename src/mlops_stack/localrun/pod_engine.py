@@ -15,7 +15,7 @@ from collections.abc import Callable
 from docker.models.containers import Container
 from docker.types import Mount
 
-from mlops_stack.localrun import volumes
+from mlops_stack.localrun import subpaths, volumes
 from mlops_stack.localrun.engine import CONFIG_HASH, GRACE, POD, ROLE, VOLUME_KIND, Engine, log_tail
 from mlops_stack.localrun.errors import LocalRunError
 from mlops_stack.localrun.plan import ContainerPlan, PodPlan
@@ -67,8 +67,9 @@ def resource_options(resources: Resources) -> dict:
     return {key: value for key, value in options.items() if value is not None}
 
 
-def create_options(pod: PodPlan, container: ContainerPlan) -> dict:
-    """`containers.create` arguments of one container, but for the pod's network and labels."""
+def create_options(pod: PodPlan, container: ContainerPlan, mountpoints: dict[str, str] | None = None) -> dict:
+    """`containers.create` arguments of one container, but for the pod's network and labels.
+    `mountpoints`: the engine's directory of each volume mounted by subPath (subpaths.py)."""
     options = {
         "image": container.image,
         "name": container.docker_name,
@@ -86,7 +87,9 @@ def create_options(pod: PodPlan, container: ContainerPlan) -> dict:
     else:
         options["restart_policy"] = {"Name": restart}
     options["mounts"] = [
-        Mount(m.target, m.volume, type="volume", read_only=m.read_only, no_copy=True)
+        Mount(m.target, f"{(mountpoints or {})[m.volume]}/{m.sub_path}", type="bind", read_only=m.read_only)
+        if m.sub_path
+        else Mount(m.target, m.volume, type="volume", read_only=m.read_only, no_copy=True)
         for m in container.mounts
     ]
     return options
@@ -215,8 +218,40 @@ def _create(engine: Engine, pod: PodPlan, container: ContainerPlan, pause: Conta
     return engine.client.containers.create(
         network_mode=f"container:{pause.id}",
         labels=engine.labels(**{POD: pod.docker_name, ROLE: role, GRACE: str(pod.grace_seconds)}),
-        **create_options(pod, container),
+        **create_options(pod, container, _make_sub_paths(engine, pod, container)),
     )
+
+
+def _make_sub_paths(engine: Engine, pod: PodPlan, container: ContainerPlan) -> dict[str, str]:
+    """Make the container's missing subPaths as root, as the kubelet does when the container starts;
+    returns the engine's directory of each volume concerned."""
+    names = subpaths.volumes_with_sub_paths(container)
+    if not names:
+        return {}
+    helper = engine.client.containers.create(
+        pod.main[0].image,
+        entrypoint=["/bin/sh", "-c", subpaths.script(container, f"{pod.where} container {container.name}")],
+        command=[],
+        name=f"{container.docker_name}-subpath",
+        user="0:0",
+        network_mode="none",
+        read_only=True,
+        cap_drop=["ALL"],
+        cap_add=PREP_CAPABILITIES,
+        security_opt=["no-new-privileges:true"],
+        mounts=[Mount(f"{subpaths.SUB_ROOT}/{n}", n, type="volume", no_copy=True) for n in names],
+        labels=engine.labels(**{POD: pod.docker_name, ROLE: "prep"}),
+    )
+    try:
+        helper.start()
+        status = helper.wait(timeout=60)
+        if status.get("StatusCode") != 0:
+            raise LocalRunError(
+                f"{pod.where}: container {container.name}: making its subPaths failed:\n{log_tail(helper)}"
+            )
+    finally:
+        helper.remove(force=True)
+    return {n: engine.client.volumes.get(n).attrs["Mountpoint"] for n in names}
 
 
 def _run_init(

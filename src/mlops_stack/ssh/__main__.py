@@ -3,14 +3,15 @@
 Run by the chart's init containers with the MLflow image's python3:
 
     python3 -m mlops_stack.ssh known-hosts --out FILE --port PORT --names NAME1,NAME2,... KEY...
-    python3 -m mlops_stack.ssh authorized-keys --out FILE --key KEY [--extra-key KEY...] [--append FILE...]
+    python3 -m mlops_stack.ssh authorized-keys --out FILE [--key KEY] [--extra-key KEY...] [--append FILE...]
 
 known-hosts files every key under every name by the `[host]:port` rule (names are given without
 brackets); missing key files are skipped, but at least one must exist. authorized-keys lists MLflow's
-key (comment `mlflow-server`), then each --extra-key (comment: its file name, e.g. `prefect-worker`),
-then the lines of the --append files. Both write the file atomically,
-mode 0444. Why not `ssh-keygen -y`: it refuses to run for a UID without a passwd entry, which is what
-OpenShift gives every pod.
+key (--key, comment `mlflow-server`: the only line of its own store's sshd; the DVC store's sshd is
+given no --key, so MLflow's key reaches no DVC data), then each --extra-key (comment: its file name,
+e.g. `prefect-worker`), then the lines of the --append files. Both write the file atomically, mode 0444.
+Why not `ssh-keygen -y`: it refuses to run for a UID without a passwd entry, which is what OpenShift
+gives every pod.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def known_hosts(out: Path, port: int, names: list[str], keys: list[Path]) -> int
     return 0
 
 
-def authorized_keys(out: Path, key: Path, extra_keys: list[Path], append: list[Path]) -> int:
+def authorized_keys(out: Path, key: Path | None, extra_keys: list[Path], append: list[Path]) -> int:
     # No key options: the server's sshd_config already forces internal-sftp without forwarding or
     # pty for every key, and the image accepts only lines that start with the key type.
-    lines = [f"{_public_line(key)} mlflow-server"]
+    lines = [] if key is None else [f"{_public_line(key)} mlflow-server"]
     lines += [f"{_public_line(extra)} {extra.name}" for extra in extra_keys]
     for extra in append:
         if extra.is_file():
@@ -64,9 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     known.add_argument("--port", type=int, required=True)
     known.add_argument("--names", type=_names, required=True, help="comma-separated, without brackets")
     known.add_argument("keys", type=Path, nargs="+", metavar="KEY")
-    authorized = sub.add_parser("authorized-keys", help="authorized_keys for MLflow's key plus others")
+    authorized = sub.add_parser("authorized-keys", help="authorized_keys for MLflow's key and/or others")
     authorized.add_argument("--out", type=Path, required=True)
-    authorized.add_argument("--key", type=Path, required=True)
+    authorized.add_argument("--key", type=Path, help="MLflow's private key")
     authorized.add_argument(
         "--extra-key", type=Path, action="append", default=[], help="another client's key, e.g. the worker's"
     )

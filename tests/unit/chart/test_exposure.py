@@ -79,9 +79,9 @@ def test_no_public_host_means_service_names_only() -> None:
     assert mlflow_env(extra)["MLFLOW_ALLOWED_HOSTS"] == f"{SERVICE_HOSTS},localhost:*"
 
 
-def test_artifacts_are_proxied_to_the_sftp_service() -> None:
+def test_artifacts_are_proxied_to_mlflows_own_store() -> None:
     assert mlflow_env(render())["MLFLOW_ARTIFACTS_DESTINATION"] == (
-        "sftp://mlops@t-mlops-stack-sftp:2222/data/mlflow-artifacts"
+        "sftp://mlops@t-mlops-stack-sftp-mlflow:2223/data/mlflow-artifacts"
     )
 
 
@@ -129,11 +129,15 @@ def test_sftp_server_container() -> None:
     deployment = find(render([OPENSHIFT]), "Deployment", "sftp")
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     c = containers(deployment)
-    assert list(c) == ["stage-host-keys", "authorized-keys", "sftp"]
-    assert c["stage-host-keys"]["command"] == ["run-sftp", "stage-host-keys"]
-    assert c["sftp"]["command"] == ["run-sftp"]
-    for name in ("stage-host-keys", "sftp"):
-        assert env(c[name]) == {"SFTP_USER": "mlops", "SFTP_HOST_KEYS_DIR": "/var/lib/sftp-host-keys"}
+    assert list(c) == ["stage-host-keys", "authorized-keys-mlflow", "authorized-keys", "sftp", "sftp-mlflow"]
+    assert c["stage-host-keys"]["command"] == [
+        "run-sftp",
+        "stage-host-keys",
+        "/var/lib/sftp-host-keys/dvc",
+        "/var/lib/sftp-host-keys/mlflow",
+    ]
+    assert env(c["stage-host-keys"]) == {"SFTP_USER": "mlops"}
+    assert c["sftp"]["command"] == c["sftp-mlflow"]["command"] == ["run-sftp"]
     keys = find(render([OPENSHIFT]), "ConfigMap", "sftp-authorized-keys")["data"]["authorized_keys"]
     assert (
         keys

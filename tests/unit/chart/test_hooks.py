@@ -131,8 +131,8 @@ def test_helm_test_pod_round_trips_through_the_service() -> None:
         "MLFLOW_TRACKING_URI": "http://t-mlops-stack-mlflow:5000",
         "MLFLOW_TRACKING_USERNAME": "admin",
         "ADMIN_PASSWORD_FILE": "/var/run/secrets/mlops-stack/mlflow/admin-password",
-        "SFTP_HOST": "t-mlops-stack-sftp",
-        "SFTP_PORT": "2222",
+        "SFTP_HOST": "t-mlops-stack-sftp-mlflow",  # MLflow's store, with MLflow's key
+        "SFTP_PORT": "2223",
         "SFTP_USER": "mlops",
         "MLOPS_SFTP_KEY_FILE": "/var/run/secrets/mlops-stack/sftp/id_mlflow",
         "MLOPS_SFTP_KNOWN_HOSTS": "/var/run/mlops-ssh/known_hosts",

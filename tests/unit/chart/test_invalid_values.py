@@ -14,6 +14,13 @@ FAIL = "mlops-stack: invalid values:\n  - "
 
 EXPECTED = {
     # _validation.tpl: cross-field checks, one message per mistake.
+    "sftp-extra-mount-of-the-data-volume.yaml": FAIL
+    + 'sftp.extraVolumeMounts[0] mounts the volume "data", which holds MLflow\'s artifact store as well as '
+    "the DVC store: every DVC key could then read and replace MLflow's artifacts. Remove it; the DVC "
+    "store's sshd already mounts its own directory at /data/dvc.",
+    "sftp-extra-mount-under-data.yaml": FAIL
+    + "sftp.extraVolumeMounts[0] mounts at /data, under /data, where the stores are mounted: choose a "
+    "mountPath outside /data.",
     "external-db-without-host.yaml": FAIL + "postgresql.enabled is false: set externalDatabase.host (and "
     "externalDatabase.existingSecret) to your PostgreSQL server.",
     "external-db-without-secret.yaml": FAIL + "externalDatabase.existingSecret is required with an external "

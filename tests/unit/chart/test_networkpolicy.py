@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from .helm import CHART, find, render
 
 SELECT = {"app.kubernetes.io/name": "mlops-stack", "app.kubernetes.io/instance": "t"}
@@ -64,17 +68,36 @@ def test_postgresql_only_from_mlflow_migration_backup_gc_and_prefect() -> None:
     }
 
 
-def test_sftp_from_mlflow_gc_test_pod_and_client_cidrs() -> None:
+MLFLOW_STORE_RULE = {
+    "from": [components("mlflow", "gc", "test")],
+    "ports": [{"port": 2223, "protocol": "TCP"}],
+}
+
+
+def test_sftp_mlflows_store_from_mlflow_gc_and_test_pod_the_dvc_store_from_worker_and_clients() -> None:
     policy = find(render([CHART / "ci" / "openshift-values.yaml"]), "NetworkPolicy", "sftp")["spec"]
     assert policy["podSelector"] == component("sftp")
     assert policy["ingress"] == [
+        MLFLOW_STORE_RULE,
         {
-            "from": [
-                components("mlflow", "gc", "test", "prefect-worker"),
-                {"ipBlock": {"cidr": "10.20.0.0/16"}},
-            ],
+            "from": [{"podSelector": component("prefect-worker")}, {"ipBlock": {"cidr": "10.20.0.0/16"}}],
             "ports": [{"port": 2222, "protocol": "TCP"}],
-        }
+        },
+    ]
+
+
+def test_the_dvc_store_without_any_allowed_peer_has_no_rule_rather_than_an_open_one(tmp_path: Path) -> None:
+    """An ingress rule with an empty `from` admits every source: without worker, CIDRs or extraFrom the
+    DVC port gets no rule at all."""
+    policy = find(render(set_values=["prefect.enabled=false"]), "NetworkPolicy", "sftp")["spec"]
+    assert policy["ingress"] == [MLFLOW_STORE_RULE]
+    extra = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ci"}}}
+    values = tmp_path / "extra.yaml"
+    values.write_text(yaml.safe_dump({"networkPolicy": {"sftp": {"extraFrom": [extra]}}}))
+    docs = render([values], set_values=["prefect.enabled=false"])
+    assert find(docs, "NetworkPolicy", "sftp")["spec"]["ingress"] == [
+        MLFLOW_STORE_RULE,
+        {"from": [extra], "ports": [{"port": 2222, "protocol": "TCP"}]},
     ]
 
 

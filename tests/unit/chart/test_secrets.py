@@ -281,11 +281,12 @@ def test_known_hosts_init_container_lists_every_service_name() -> None:
         "--out",
         "/var/run/mlops-ssh/known_hosts",
     ]
-    assert init["command"][init["command"].index("--port") + 1] == "2222"
+    # MLflow trusts the host key under the names of its own store's Service, at that store's port.
+    assert init["command"][init["command"].index("--port") + 1] == "2223"
     names = init["command"][init["command"].index("--names") + 1]
     assert names == (
-        "t-mlops-stack-sftp,t-mlops-stack-sftp.mlops,"
-        "t-mlops-stack-sftp.mlops.svc,t-mlops-stack-sftp.mlops.svc.cluster.local"
+        "t-mlops-stack-sftp-mlflow,t-mlops-stack-sftp-mlflow.mlops,"
+        "t-mlops-stack-sftp-mlflow.mlops.svc,t-mlops-stack-sftp-mlflow.mlops.svc.cluster.local"
     )
     assert init["command"][-3:] == [
         "/etc/sftp/host-keys-source/ssh_host_ecdsa_key",

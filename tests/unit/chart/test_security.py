@@ -82,9 +82,12 @@ def test_every_container_has_requests_and_limits() -> None:
         ("Deployment", "mlflow", "mlflow", {"/tmp"}),
         ("Deployment", "mlflow", "known-hosts", {"/var/run/mlops-ssh"}),
         ("StatefulSet", "postgresql", "postgresql", {"/var/lib/postgresql/data", "/tmp"}),
-        ("Deployment", "sftp", "sftp", {"/data", "/tmp", "/var/lib/sftp-host-keys"}),
+        # Each sshd writes its own store and (to lock the keys) its sealed host-key directory, nothing else.
+        ("Deployment", "sftp", "sftp", {"/data/dvc", "/var/lib/sftp-host-keys"}),
+        ("Deployment", "sftp", "sftp-mlflow", {"/data/mlflow-artifacts", "/var/lib/sftp-host-keys"}),
         ("Deployment", "sftp", "stage-host-keys", {"/tmp", "/var/lib/sftp-host-keys"}),
         ("Deployment", "sftp", "authorized-keys", {"/etc/sftp/authorized-keys"}),
+        ("Deployment", "sftp", "authorized-keys-mlflow", {"/etc/sftp/authorized-keys"}),
         ("CronJob", "backup", "pg-dump", {"/tmp", "/backups"}),
     ],
 )

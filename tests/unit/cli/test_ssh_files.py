@@ -129,3 +129,19 @@ def test_authorized_keys_lists_each_extra_key_under_its_file_name(tmp_path: Path
     assert out.read_text() == (
         f"{_ssh_keygen_public(client)} mlflow-server\n{_ssh_keygen_public(worker)} prefect-worker\n"
     )
+
+
+def test_authorized_keys_without_mlflows_key_lists_only_the_others(tmp_path: Path) -> None:
+    """The DVC store's sshd: the worker's key and the users' lines, never MLflow's."""
+    worker = _ecdsa_pem(tmp_path / "prefect-worker")
+    users = tmp_path / "users"
+    alice = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice"
+    users.write_text(alice + "\n")
+    out = tmp_path / "authorized_keys"
+    args = ["--out", str(out), "--extra-key", str(worker), "--append", str(users)]
+    result = _run("authorized-keys", *args)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == (
+        f"{_ssh_keygen_public(worker)} prefect-worker\n"
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1Bo7lBf9LbEvPO5p9zDkmVHXAk7mQjH3ZxXxU5Nb0 alice\n"
+    )

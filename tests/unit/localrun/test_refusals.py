@@ -76,7 +76,10 @@ def test_every_unsupported_field_is_named_with_its_path() -> None:
                 IMAGE,
                 "true",
                 lifecycle={"preStop": {}},
-                volumeMounts=[{"name": "cfg", "mountPath": "/c/file", "subPath": "file"}],
+                volumeMounts=[
+                    {"name": "cfg", "mountPath": "/c/file", "subPath": "../file"},
+                    {"name": "cfg", "mountPath": "/c/abs", "subPath": "/etc"},
+                ],
             )
         ],
         volumes=[{"name": "host", "hostPath": {"path": "/etc"}}, {"name": "cfg", "configMap": {"name": "c"}}],
@@ -88,8 +91,10 @@ def test_every_unsupported_field_is_named_with_its_path() -> None:
         "Deployment/web.spec.template.spec.volumes[host]: volume type ['hostPath'] is not supported "
         "(supported: ['configMap', 'emptyDir', 'persistentVolumeClaim', 'secret'])",
         "Deployment/web.spec.template.spec.containers[c].lifecycle: not supported by the local runner",
-        "Deployment/web.spec.template.spec.containers[c].volumeMounts[cfg].subPath: not supported by the "
-        "local runner",
+        "Deployment/web.spec.template.spec.containers[c].volumeMounts[cfg].subPath: '../file' must be a "
+        "relative path inside the volume, without '..'",
+        "Deployment/web.spec.template.spec.containers[c].volumeMounts[cfg].subPath: '/etc' must be a "
+        "relative path inside the volume, without '..'",
     ]
 
 
