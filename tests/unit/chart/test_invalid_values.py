@@ -93,7 +93,7 @@ EXPECTED = {
     "another name.",
     "extra-env-collides-in-backup.yaml": FAIL
     + "backup.extraEnv[0] sets PGHOST, which the chart already sets "
-    "in the pg-dump container",
+    "in the backup container",
     "extra-volume-name-collides.yaml": FAIL + 'sftp.extraVolumes[0] is named "data", a volume the chart '
     "already has in the sftp pod: give it another name (and use that name in sftp.extraVolumeMounts).",
     "extra-mount-path-collides.yaml": FAIL + "postgresql.extraVolumeMounts[0] mounts at "

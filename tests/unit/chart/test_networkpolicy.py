@@ -130,6 +130,8 @@ def test_selectors_match_the_pods_they_protect() -> None:
         "t-mlops-stack-sftp": "sftp",
         "t-mlops-stack-postgresql": "postgresql",
         "t-mlops-stack-backup": "backup",
+        "t-mlops-stack-verify": "backup",
+        "t-mlops-stack-restore": "backup",
         "t-mlops-stack-gc": "gc",
         "t-mlops-stack-db-migration": "migration",
         "t-mlops-stack-test": "test",
@@ -144,7 +146,7 @@ def test_one_value_turns_every_policy_off() -> None:
     assert [
         d for d in render(set_values=["networkPolicy.enabled=false"]) if d["kind"] == "NetworkPolicy"
     ] == []
-    assert len([d for d in render() if d["kind"] == "NetworkPolicy"]) == 5
+    assert len([d for d in render() if d["kind"] == "NetworkPolicy"]) == 6
 
 
 def test_prefect_server_from_router_namespaces_its_worker_and_the_test_pod() -> None:
@@ -167,6 +169,6 @@ def test_prefect_server_from_router_namespaces_its_worker_and_the_test_pod() -> 
 def test_without_prefect_no_policy_names_its_pods() -> None:
     docs = render(set_values=["prefect.enabled=false"])
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
-    assert len(policies) == 4
+    assert len(policies) == 5
     assert "prefect" not in str(policies)
     assert "mlflow-account" not in str(policies)
