@@ -99,20 +99,25 @@ def tracking_state(endpoints: Endpoints) -> dict:
     return {"experiments": sorted(experiments), "runs": runs, "models": models}
 
 
-def users_api(endpoints: Endpoints, method: str, path: str, auth: tuple[str, str] | None = None, **kw):
-    response = requests.request(
-        method, f"{endpoints.tracking_uri}/api/2.0/mlflow/{path}",
-        auth=auth or (endpoints.username, endpoints.password), timeout=30, **kw,
-    )  # fmt: skip
-    return response
+def auth_client(endpoints: Endpoints, login: tuple[str, str] | None = None):
+    """MLflow's basic-auth client (users and permissions API), logged in as the admin or as `login`."""
+    from mlflow.server.auth.client import AuthServiceClient
+
+    username, password = login or (endpoints.username, endpoints.password)
+    os.environ["MLFLOW_TRACKING_USERNAME"] = username
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = password
+    return AuthServiceClient(endpoints.tracking_uri)
 
 
 def alice_permission(endpoints: Endpoints, experiment_id: str) -> str:
-    """Alice's permission on the drill experiment, asked as alice herself (her password works, or 401)."""
-    found = users_api(endpoints, "GET", "experiments/permissions/get", auth=ALICE,
-                      params={"experiment_id": experiment_id, "username": ALICE[0]})  # fmt: skip
-    found.raise_for_status()
-    return found.json()["experiment_permission"]["permission"]
+    """Alice's permission on the drill experiment (asked by the admin), after checking that her own
+    password still opens the experiment (401 otherwise)."""
+    experiment = requests.get(
+        f"{endpoints.tracking_uri}/api/2.0/mlflow/experiments/get",
+        params={"experiment_id": experiment_id}, auth=ALICE, timeout=30,
+    )  # fmt: skip
+    assert experiment.status_code == 200, experiment.text
+    return auth_client(endpoints).get_user_permission(ALICE[0], "experiment", experiment_id).permission
 
 
 def volume_sizes(stack: type[DrillStack]) -> tuple[int, int]:
@@ -143,14 +148,12 @@ def test_restore_drill(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     data_digests = {"wine": sha256(wine / DATASET), "grapes": sha256(grapes / DATASET)}
     predictions = station.predict(wine, f"models:/{MODEL}@champion")
 
-    users_api(
-        endpoints, "POST", "users/create", json={"username": ALICE[0], "password": ALICE[1]}
-    ).raise_for_status()
+    admin = auth_client(endpoints)
+    admin.create_user(*ALICE)
     from mlflow.tracking import MlflowClient
 
     experiment_id = MlflowClient(endpoints.tracking_uri).get_experiment_by_name(EXPERIMENT).experiment_id
-    grant = {"experiment_id": experiment_id, "username": ALICE[0], "permission": "EDIT"}
-    users_api(endpoints, "POST", "experiments/permissions/create", json=grant).raise_for_status()
+    admin.grant_user_permission(ALICE[0], "experiment", experiment_id, "EDIT")
     assert alice_permission(endpoints, experiment_id) == "EDIT"
 
     state = tracking_state(endpoints)
