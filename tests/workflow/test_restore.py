@@ -127,6 +127,8 @@ def volume_sizes(stack: type[DrillStack]) -> tuple[int, int]:
     return store, repository
 
 
+# Two `make up`s, the work, a backup and a restore: longer than the suite's 900 s per test.
+@pytest.mark.timeout(3000)
 def test_restore_drill(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     drill = DrillStack
     drill.make("clean", BACKUPS="delete")
