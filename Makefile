@@ -67,8 +67,16 @@ down: venv ## Stop the local stack; data volumes are kept.
 	scripts/stack-down
 
 .PHONY: clean
-clean: venv ## Remove the local stack and its data volumes (asks first; FORCE=1 does not ask).
+clean: venv ## Remove the local stack and its data volumes, keeping the backups (asks first; FORCE=1 does not ask; BACKUPS=delete removes them too).
 	scripts/stack-clean
+
+.PHONY: backup
+backup: venv ## Back up the local stack now (databases, then the SFTP store), as the nightly backup CronJob does.
+	scripts/stack-backup
+
+.PHONY: restore
+restore: venv ## Restore a backup (SNAPSHOT=latest or an ID): stops MLflow, Prefect and SFTP, restores databases and files, starts them.
+	scripts/stack-restore
 
 .PHONY: kind-up
 kind-up: images tools ## Create a kind cluster with the images loaded and the chart installed.

@@ -210,9 +210,9 @@ class LocalStack(Target):
         return kept and http_ok(f"{cls.TRACKING_URI}/health", timeout=3)
 
     @classmethod
-    def make(cls, target: str) -> str:
+    def make(cls, target: str, **extra_env: str) -> str:
         """`make up` / `make down` as a user runs them (images are built by `make test` before the tests)."""
-        env = {**cls.env(), "SKIP_IMAGES": "1", "FORCE": "1"}
+        env = {**cls.env(), "SKIP_IMAGES": "1", "FORCE": "1", **extra_env}
         command = ["make", "--no-print-directory", target]
         done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -253,14 +253,14 @@ class LocalStack(Target):
         started = not cls.reusable()
         if started:
             cls.KEPT_PORTS.unlink(missing_ok=True)
-            cls.make("clean")
+            cls.make("clean", BACKUPS="delete")  # a test stack starts from nothing, backups included
         output = cls.make("up") if started else ""
         yield cls(output)
         if os.environ.get("KEEP_STACK") == "1":
             ports = {"MLFLOW_PORT": cls.MLFLOW_PORT, "SFTP_PORT": cls.SFTP_PORT}
             cls.KEPT_PORTS.write_text(json.dumps({**ports, "PREFECT_PORT": cls.PREFECT_PORT}))
         else:
-            cls.make("clean")
+            cls.make("clean", BACKUPS="delete")
 
     def down_and_up(self) -> str:
         """`make down && make up` (data kept); returns what `make up` printed."""

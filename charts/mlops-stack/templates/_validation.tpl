@@ -7,7 +7,7 @@ mlflow: {template: mlflow/deployment.yaml, containers: [mlflow]}
 postgresql: {template: postgresql/statefulset.yaml, containers: [postgresql]}
 sftp: {template: sftp/deployment.yaml, containers: [sftp]}
 migration: {template: mlflow/job-migration.yaml, containers: [db-upgrade, pg-dump]}
-backup: {template: postgresql/cronjob-backup.yaml, containers: [pg-dump]}
+backup: {template: backup/cronjob-backup.yaml, containers: [backup]}
 gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- end }}
 
@@ -105,10 +105,21 @@ gc: {template: mlflow/cronjob-gc.yaml, containers: [gc]}
 {{- end }}
 
 {{/* Backups. */}}
-{{- range $path, $schedule := dict "backup.schedule" .Values.backup.schedule "gc.schedule" .Values.gc.schedule }}
+{{- range $path, $schedule := dict "backup.schedule" .Values.backup.schedule "backup.verifySchedule" .Values.backup.verifySchedule "gc.schedule" .Values.gc.schedule }}
 {{- if not (regexMatch "^(@(hourly|daily|weekly|monthly|yearly)|([^ ]+ +){4}[^ ]+)$" $schedule) }}
 {{- $errors = append $errors (printf "%s %q is not a cron schedule: use five fields (minute hour day-of-month month day-of-week), e.g. \"15 2 * * *\" for 02:15 daily, or @daily." $path $schedule) }}
 {{- end }}
+{{- end }}
+
+{{- if and .Values.backup.enabled (ne (include "mlops-stack.backup.repositoryKind" .) "local") (not .Values.backup.restic.credentialsSecret) }}
+{{- if eq (include "mlops-stack.backup.repositoryKind" .) "s3" }}
+{{- $errors = append $errors (printf "backup.restic.repository is the S3 repository %q but backup.restic.credentialsSecret is empty: create a Secret with the key `credentials` holding an AWS shared-credentials file ([default] aws_access_key_id = ..., aws_secret_access_key = ...) and set its name." .Values.backup.restic.repository) }}
+{{- else }}
+{{- $errors = append $errors (printf "backup.restic.repository is the SFTP repository %q but backup.restic.credentialsSecret is empty: create a Secret with the keys `ssh-privatekey` (a key that server accepts) and `known_hosts` (its host key, e.g. from ssh-keyscan, checked against its fingerprint) and set its name." .Values.backup.restic.repository) }}
+{{- end }}
+{{- end }}
+{{- if and (not .Values.backup.enabled) .Values.backup.restic.repository }}
+{{- $errors = append $errors "backup.restic.repository is set while backup.enabled is false: nothing would be backed up there. Set backup.enabled=true or empty the repository." }}
 {{- end }}
 
 {{/* Pod security: the images refuse root, and so does runAsNonRoot. */}}

@@ -83,6 +83,26 @@ def _cronjob(value: str) -> str:
     return name
 
 
+def _assignment(value: str) -> tuple[str, str]:
+    name, sep, text = value.partition("=")
+    if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise argparse.ArgumentTypeError(f"{value!r}: expected NAME=VALUE, e.g. RESTORE_SNAPSHOT=latest")
+    return name, text
+
+
+def _workload(value: str) -> str:
+    kind, _, name = value.partition("/")
+    kinds = {
+        "deployment": "Deployment",
+        "deploy": "Deployment",
+        "statefulset": "StatefulSet",
+        "sts": "StatefulSet",
+    }
+    if kind.lower() not in kinds or not name:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected deployment/NAME or statefulset/NAME")
+    return f"{kinds[kind.lower()]}/{name}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mlops_stack.localrun",
@@ -123,10 +143,26 @@ def _parser() -> argparse.ArgumentParser:
     create_job.add_argument("--from", dest="source", required=True, type=_cronjob, metavar="cronjob/NAME",
                             help="the CronJob of the release `up` applied last")  # fmt: skip
     create_job.add_argument("name", nargs="?", help="name of the Job (default: <cronjob>-manual)")
+    create_job.add_argument("--env", action="append", default=[], type=_assignment, metavar="NAME=VALUE",
+                            help="a variable for its containers (repeatable)")  # fmt: skip
     create_job.add_argument("--namespace", default="default", help="namespace the names resolve in")
     create_job.add_argument("--timeout", type=_seconds, default=600, help="seconds the job may take")
+    stop_start = {
+        "stop": "stop the pods of workloads (`kubectl scale --replicas=0`)",
+        "start": "start them again as the last `up` applied them, wait until ready",
+    }
+    for verb, text in stop_start.items():
+        sub = commands.add_parser(verb, help=text)
+        sub.add_argument("workloads", nargs="+", type=_workload, metavar="deployment/NAME")
+        sub.add_argument("--if-present", action="store_true", help="skip workloads the release does not have")
+        sub.add_argument("--namespace", default="default", help="namespace the names resolve in")
+        sub.add_argument("--timeout", type=_seconds, default=600, help="seconds to wait for readiness")
     commands.add_parser("down", help="stop and remove the pods; data volumes are kept")
-    commands.add_parser("clean", help="down, then remove the data volumes and the generated secrets")
+    clean = commands.add_parser("clean", help="down, then remove the data volumes and the generated secrets")
+    clean.add_argument("--keep-claim", action="append", default=[], metavar="CLAIM",
+                       help="keep this claim's volume (repeatable), e.g. the backup volume")  # fmt: skip
+    clean.add_argument("--keep-secret", action="append", default=[], metavar="SECRET",
+                       help="keep this Secret's generated values (repeatable)")  # fmt: skip
     secret = commands.add_parser(
         "secret", help="print a generated secret value stored in the state directory"
     )
@@ -177,12 +213,16 @@ def cli(argv: list[str] | None = None) -> int:
             ran = runner.test(docs)
             print(f"{ran} test hook(s) passed")
         elif args.command == "create-job":
-            name = runner.create_job(args.source, args.name)
+            name = runner.create_job(args.source, args.name, dict(args.env))
             print(f"job {name} succeeded")
+        elif args.command == "stop":
+            runner.stop(args.workloads, args.if_present)
+        elif args.command == "start":
+            runner.start(args.workloads, args.if_present)
         elif args.command == "down":
             runner.down()
         elif args.command == "clean":
-            removed = runner.clean()
+            removed = runner.clean(tuple(args.keep_claim), tuple(args.keep_secret))
             print(f"removed volumes: {', '.join(removed) or 'none'}; forgot {state_dir}")
     except LocalRunError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -79,7 +79,7 @@ class Runner:
         for job in prepared_jobs:
             self._run_job(job, deadline)
         self._run_hooks(release, f"post-{action}", deadline)
-        self.state.record_release(docs)
+        self.state.record_release(docs, publish)
         self.state.record_revision(self.state.revision + 1)
         self.report(f"{action} complete: {len(prepared)} pod(s) ready, {len(prepared_jobs)} job(s) succeeded")
         return action
@@ -187,7 +187,7 @@ class Runner:
             self.engine.stop_pod(job.docker_name)
 
     # ---- create-job
-    def create_job(self, cronjob: str, name: str | None = None) -> str:
+    def create_job(self, cronjob: str, name: str | None = None, env: dict[str, str] | None = None) -> str:
         """`kubectl create job --from=cronjob/CRONJOB`: run the CronJob's jobTemplate once, now, beside the
         release `up` applied last (the runner has no scheduler). Returns the Job's name."""
         release = build_release(self.state.last_release())
@@ -198,12 +198,47 @@ class Runner:
                 f"(CronJobs there: {', '.join(sorted(cronjobs)) or 'none'}; run `up` first)"
             )
         job = workloads.job_from_cronjob(cronjobs[cronjob], name)
+        if env:
+            workloads.set_env(job, env)
         (pod,) = workloads.pods_of(job, self.namespace)
         workloads.attach_services([pod], release.of_kind("Service"), {}, self.namespace)
         plan = self._plan(release, pod)
         self.report(f"job {plan.docker_name}: from {ref(cronjobs[cronjob])}")
         self._run_job(plan, time.monotonic() + self.timeout)
+        # What `kubectl logs job/NAME --all-containers` shows: the job's own account of what it did.
+        for role in ("init", "main"):
+            for container in self.engine.containers(pod=plan.docker_name, role=role):
+                for line in container.logs().decode(errors="replace").splitlines():
+                    self.report(f"  {container.name}| {line}")
         return str(job["metadata"]["name"])
+
+    # ---- stop / start: `kubectl scale --replicas=0` and back, for the restore (no writer while it runs)
+    def _owned_plans(self, owners: list[str], if_present: bool = False) -> list[PodPlan]:
+        release = build_release(self.state.last_release())
+        running, _ = workloads.plan(release, self.state.last_publish(), self.namespace)
+        known = {p.owner for p in running}
+        unknown = [o for o in owners if o not in known]
+        if unknown and if_present:
+            self.report(f"not in the release, skipped: {', '.join(unknown)}")
+        elif unknown:
+            raise LocalRunError(
+                f"{', '.join(unknown)}: not a Deployment or StatefulSet of the release last applied from "
+                f"{self.state.directory} (there: {', '.join(sorted(known)) or 'none'}; run `up` first)"
+            )
+        return [self._plan(release, p) for p in running if p.owner in owners]
+
+    def stop(self, owners: list[str], if_present: bool = False) -> list[str]:
+        """Stop and remove the pods of these workloads (graceful stop first); returns their pod names."""
+        names = [p.docker_name for p in self._owned_plans(owners, if_present)]
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            list(pool.map(self.engine.stop_pod, names))
+        for name in names:
+            self.report(f"pod {name}: stopped")
+        return names
+
+    def start(self, owners: list[str], if_present: bool = False) -> None:
+        """Start the pods of these workloads again, as the last `up` applied them, and wait until ready."""
+        self._start_all(self._owned_plans(owners, if_present), time.monotonic() + self.timeout)
 
     # ---- test
     def test(self, docs: list[Manifest]) -> int:
@@ -228,12 +263,17 @@ class Runner:
         kept = ", ".join(self.engine.volume_names("claim")) or "none"
         self.report(f"stopped {len(pod_names)} pod(s); data volumes kept: {kept}")
 
-    def clean(self) -> list[str]:
-        """`down`, then remove the claims' volumes and forget the revision and the generated secrets."""
+    def clean(self, keep_claims: tuple[str, ...] = (), keep_secrets: tuple[str, ...] = ()) -> list[str]:
+        """`down`, then remove the claims' volumes and forget the revision and the generated secrets, except
+        the claims and Secrets named to be kept (the backups and their password: scripts/stack-clean)."""
         self.down()
+        kept = {self.engine.name(claim) for claim in keep_claims}
         removed = []
         for name in self.engine.volume_names():
+            if name in kept:
+                self.report(f"volume {name}: kept")
+                continue
             self.engine.remove_volume(name)
             removed.append(name)
-        self.state.forget()
+        self.state.forget(keep_secrets)
         return removed

@@ -46,11 +46,22 @@ class State:
         _write_private(self.directory / STATE_FILE, {"revision": revision})
 
     # ---- the applied release
-    def record_release(self, docs: list[Manifest]) -> None:
-        _write_private(self.directory / RELEASE_FILE, {"manifests": docs})
+    def record_release(self, docs: list[Manifest], publish: dict | None = None) -> None:
+        # The published ports too: `start` brings a stopped workload back on the same host ports.
+        published = {
+            svc: {str(port): list(to) for port, to in ports.items()} for svc, ports in (publish or {}).items()
+        }
+        _write_private(self.directory / RELEASE_FILE, {"manifests": docs, "publish": published})
 
     def last_release(self) -> list[Manifest]:
         return list(_read(self.directory / RELEASE_FILE).get("manifests", []))
+
+    def last_publish(self) -> dict[str, dict[int, tuple[str, int]]]:
+        published = _read(self.directory / RELEASE_FILE).get("publish", {})
+        return {
+            svc: {int(port): (to[0], int(to[1])) for port, to in ports.items()}
+            for svc, ports in published.items()
+        }
 
     # ---- generated values
     def has_generated(self) -> bool:
@@ -90,6 +101,13 @@ class State:
         _write_private(path, stored)
         return first
 
-    def forget(self) -> None:
+    def forget(self, keep_secrets: tuple[str, ...] = ()) -> None:
+        """Forget the release; the generated values of the Secrets named in `keep_secrets` stay (the backup
+        repository's password, which the kept backups need), as `helm.sh/resource-policy: keep` keeps a
+        Secret through `helm uninstall`."""
+        kept = {name: keys for name, keys in _read(self.directory / SECRETS_FILE).items()
+                if name.partition("/")[2] in keep_secrets}  # fmt: skip
         for name in (STATE_FILE, SECRETS_FILE, RELEASE_FILE):
             (self.directory / name).unlink(missing_ok=True)
+        if kept:
+            _write_private(self.directory / SECRETS_FILE, kept)

@@ -98,6 +98,15 @@ def job_from_cronjob(cronjob: Manifest, name: str | None = None) -> Manifest:
     }
 
 
+def set_env(job: Manifest, env: dict[str, str]) -> None:
+    """`kubectl set env`: these variables in every container and init container of the Job's pod, replacing a
+    variable of the same name."""
+    spec = job["spec"]["template"]["spec"]
+    for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
+        kept = [e for e in container.get("env") or [] if e["name"] not in env]
+        container["env"] = kept + [{"name": k, "value": v} for k, v in env.items()]
+
+
 def attach_services(pods: list[Pod], services: list[Manifest], publish: Publish, namespace: str) -> None:
     """Give each pod the DNS names of the Services that select it, and publish the chosen ports."""
     reasons: list[str] = []

@@ -11,7 +11,8 @@ CA_MOUNT = {"name": "db-ca", "mountPath": "/var/run/secrets/mlops-stack/db-ca", 
 CLIENTS = {
     ("Deployment", "mlflow"): ["mlflow"],
     ("Job", "db-migration"): ["pg-dump", "db-upgrade"],
-    ("CronJob", "backup"): ["pg-dump"],
+    ("CronJob", "backup"): ["backup"],
+    ("CronJob", "restore"): ["restore", "accounts"],
     ("CronJob", "gc"): ["gc"],
     ("Deployment", "backup-restore"): ["backup-restore"],
 }

@@ -183,5 +183,11 @@ def test_local_docker_values_allow_the_published_address() -> None:
     docs = render([CHART / "ci" / "local-docker-values.yaml"])
     assert mlflow_env(docs)["MLFLOW_ALLOWED_HOSTS"] == f"{SERVICE_HOSTS},127.0.0.1:*,localhost:*"
     assert not [d for d in docs if d["kind"] in {"NetworkPolicy", "Route", "Ingress"}]
-    # The local runner has no scheduler: the gc CronJob is run with `localrun create-job`, no backups.
-    assert [d["metadata"]["name"] for d in docs if d["kind"] == "CronJob"] == ["t-mlops-stack-gc"]
+    # The local runner has no scheduler: its CronJobs run on demand with `localrun create-job` (make backup,
+    # make restore), the restore one never otherwise.
+    assert sorted(d["metadata"]["name"] for d in docs if d["kind"] == "CronJob") == [
+        "t-mlops-stack-backup",
+        "t-mlops-stack-gc",
+        "t-mlops-stack-restore",
+        "t-mlops-stack-verify",
+    ]

@@ -29,7 +29,7 @@ TARGETS = {
     "postgresql": ("StatefulSet", "postgresql", ["postgresql"]),
     "sftp": ("Deployment", "sftp", ["sftp"]),
     "migration": ("Job", "db-migration", ["pg-dump", "db-upgrade"]),
-    "backup": ("CronJob", "backup", ["pg-dump"]),
+    "backup": ("CronJob", "backup", ["backup"]),
 }
 
 

@@ -109,11 +109,31 @@ def test_backup_cronjob() -> None:
     assert cron["spec"]["schedule"] == "15 2 * * *"
     assert cron["spec"]["timeZone"] == "Europe/Paris"
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-    container = containers(cron)["pg-dump"]
+    container = containers(cron)["backup"]
     script = container["args"][2]
-    assert 'file="/backups/${db}-scheduled-${stamp}.dump"' in script
-    assert "tail -n +4" in script
-    assert "(retention 3)" in script
+    # Every database dumped first, then the store, in one snapshot; retention; a sampled read-back.
+    assert 'pg_dump --format=custom --no-password --dbname="$db" --file="$dumps/${db}.dump"' in script
+    backup = (
+        'restic backup --host "$RESTIC_HOST" --tag mlops-stack --exclude .mlops-restore "$dumps" /stores/sftp'
+    )
+    assert f"{backup}\n" in script
+    assert (
+        'restic forget --host "$RESTIC_HOST" --tag mlops-stack --prune --keep-daily 7 --keep-last 3 '
+        "--keep-monthly 6 --keep-weekly 4\n" in script
+    )
+    assert 'if ! restic check --read-data-subset="5%"; then' in script
+    assert script.index("pg_dump") < script.index("restic backup") < script.index("restic forget")
+    assert env(container) == {
+        "PGHOST": "t-mlops-stack-postgresql",
+        "PGPORT": "5432",
+        "PGUSER": "mlflow",
+        "RESTIC_REPOSITORY": "/backups/restic",
+        "RESTIC_PASSWORD_FILE": "/var/run/secrets/mlops-stack/restic/password",
+        "RESTIC_CACHE_DIR": "/tmp/restic-cache",
+        "RESTIC_HOST": "t.mlops",
+    }
+    store = {"name": "store-sftp", "mountPath": "/stores/sftp", "readOnly": True}
+    assert store in container["volumeMounts"]
     pvc = find(docs, "PersistentVolumeClaim", "backup")
     assert pvc["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
     assert pvc["spec"]["resources"]["requests"]["storage"] == "10Gi"

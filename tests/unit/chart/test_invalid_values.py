@@ -104,7 +104,7 @@ EXPECTED = {
     "another name.",
     "extra-env-collides-in-backup.yaml": FAIL
     + "backup.extraEnv[0] sets PGHOST, which the chart already sets "
-    "in the pg-dump container",
+    "in the backup container",
     "extra-volume-name-collides.yaml": FAIL + 'sftp.extraVolumes[0] is named "data", a volume the chart '
     "already has in the sftp pod: give it another name (and use that name in sftp.extraVolumeMounts).",
     "extra-mount-path-collides.yaml": FAIL + "postgresql.extraVolumeMounts[0] mounts at "
@@ -127,6 +127,19 @@ EXPECTED = {
     "the CA that signed the server's certificate. Create a ConfigMap (or Secret, tlsCA.kind) holding it "
     'under the key "ca.crt" and set externalDatabase.tlsCA.name (or set global.caBundle.configMap to a '
     "bundle that holds it).",
+    # Backups: an off-cluster repository needs its credentials.
+    "backup-s3-without-credentials.yaml": FAIL
+    + 'backup.restic.repository is the S3 repository "s3:https://s3.example.com/mlops-backups/team-a" but '
+    "backup.restic.credentialsSecret is empty: create a Secret with the key `credentials` holding an AWS "
+    "shared-credentials file ([default] aws_access_key_id = ..., aws_secret_access_key = ...) and set its "
+    "name.",
+    "backup-sftp-without-credentials.yaml": FAIL
+    + 'backup.restic.repository is the SFTP repository "sftp:backup@backup.example.com:/srv/restic/mlops" '
+    "but backup.restic.credentialsSecret is empty: create a Secret with the keys `ssh-privatekey` (a key "
+    "that server accepts) and `known_hosts` (its host key, e.g. from ssh-keyscan, checked against its "
+    "fingerprint) and set its name.",
+    "backup-unknown-repository.yaml": "- at '/backup/restic/repository': 'ftp://backup.example.com/mlops' "
+    "does not match pattern",
     # values.schema.json: types, enums, ranges, unknown keys (Helm 4's wording).
     "sftp-service-type.yaml": "- at '/sftp/service/type': value must be one of 'ClusterIP', 'NodePort', "
     "'LoadBalancer'",

@@ -153,6 +153,8 @@ def test_selectors_match_the_pods_they_protect() -> None:
         "t-mlops-stack-sftp": "sftp",
         "t-mlops-stack-postgresql": "postgresql",
         "t-mlops-stack-backup": "backup",
+        "t-mlops-stack-verify": "backup",
+        "t-mlops-stack-restore": "backup",
         "t-mlops-stack-gc": "gc",
         "t-mlops-stack-db-migration": "migration",
         "t-mlops-stack-test": "test",
@@ -167,7 +169,7 @@ def test_one_value_turns_every_policy_off() -> None:
     assert [
         d for d in render(set_values=["networkPolicy.enabled=false"]) if d["kind"] == "NetworkPolicy"
     ] == []
-    assert len([d for d in render() if d["kind"] == "NetworkPolicy"]) == 5
+    assert len([d for d in render() if d["kind"] == "NetworkPolicy"]) == 6
 
 
 def test_prefect_server_from_router_namespaces_its_worker_and_the_test_pod() -> None:
@@ -190,6 +192,37 @@ def test_prefect_server_from_router_namespaces_its_worker_and_the_test_pod() -> 
 def test_without_prefect_no_policy_names_its_pods() -> None:
     docs = render(set_values=["prefect.enabled=false"])
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
-    assert len(policies) == 4
+    assert len(policies) == 5
     assert "prefect" not in str(policies)
     assert "mlflow-account" not in str(policies)
+
+
+def test_backup_pods_reach_only_dns_and_the_database_with_the_repository_on_the_backup_volume() -> None:
+    policy = find(render(), "NetworkPolicy", "backup")["spec"]
+    assert policy["podSelector"] == component("backup")  # the backup, verify and restore pods
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == []
+    assert policy["egress"] == [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+        {"to": [{"podSelector": component("postgresql")}], "ports": [{"port": 5432, "protocol": "TCP"}]},
+    ]
+
+
+def test_an_off_cluster_repository_is_reached_on_its_port_or_the_given_peers_only() -> None:
+    s3 = [
+        "backup.restic.repository=s3:https://s3.example.com:9000/b/team",
+        "backup.restic.credentialsSecret=s3",
+    ]
+    assert find(render(set_values=s3), "NetworkPolicy", "backup")["spec"]["egress"][2] == {
+        "ports": [{"port": 9000, "protocol": "TCP"}]
+    }
+    sftp = ["backup.restic.repository=sftp:bk@backup.example.com:/srv/r", "backup.restic.credentialsSecret=k",
+            "backup.restic.sftpPort=2200"]  # fmt: skip
+    assert find(render(set_values=sftp), "NetworkPolicy", "backup")["spec"]["egress"][2] == {
+        "ports": [{"port": 2200, "protocol": "TCP"}]
+    }
+    peers = [*s3, "backup.restic.egress[0].to[0].ipBlock.cidr=10.30.0.10/32",
+             "backup.restic.egress[0].ports[0].port=9000"]  # fmt: skip
+    assert find(render(set_values=peers), "NetworkPolicy", "backup")["spec"]["egress"][2:] == [
+        {"to": [{"ipBlock": {"cidr": "10.30.0.10/32"}}], "ports": [{"port": 9000}]}
+    ]

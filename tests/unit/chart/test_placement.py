@@ -133,4 +133,6 @@ def test_other_components_are_not_spread() -> None:
     docs = render([CORPORATE])
     for kind, name in [("StatefulSet", "postgresql"), ("Deployment", "sftp")]:
         assert "topologySpreadConstraints" not in pod_spec(find(docs, kind, name))
-        assert "affinity" not in pod_spec(find(docs, kind, name))
+    assert "affinity" not in pod_spec(find(docs, "StatefulSet", "postgresql"))
+    # SFTP goes to the backup claim's holder, so that the backup pod can mount both claims (test_storage.py).
+    assert pod_spec(find(docs, "Deployment", "sftp"))["affinity"]["podAffinity"]

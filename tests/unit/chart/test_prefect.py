@@ -212,7 +212,7 @@ def test_with_an_external_database_prefect_uses_its_database_and_the_external_ro
 
 
 def test_the_backup_dumps_the_prefect_database_with_its_role() -> None:
-    script = containers(find(render(), "CronJob", "backup"))["pg-dump"]["args"][2]
+    script = containers(find(render(), "CronJob", "backup"))["backup"]["args"][2]
     assert "prefect prefect /var/run/secrets/mlops-stack/prefect-db/password\n" in script
 
 

@@ -176,6 +176,10 @@ def test_existing_secrets_replace_every_generated_secret() -> None:
     assert volume(find(docs, "CronJob", "backup"), "backups")["persistentVolumeClaim"] == {
         "claimName": "mlops-backups"
     }
+    for cronjob in ("backup", "verify", "restore"):
+        assert volume(find(docs, "CronJob", cronjob), "restic-password")["secret"]["secretName"] == (
+            "mlops-backup-restic"
+        )
     assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim" and "backup" in d["metadata"]["name"]]
     assert containers(mlflow)["mlflow"]["image"] == "registry.example.com/mlops/mlops-stack/mlflow:0.1.0"
     assert pod_spec(mlflow)["imagePullSecrets"] == [{"name": "registry-credentials"}]
@@ -321,3 +325,11 @@ def test_uninstall_leaves_the_data_volumes_and_secrets_labelled_for_cleanup() ->
             assert doc["metadata"]["labels"]["app.kubernetes.io/instance"] == "t"
     claim = find(render(), "StatefulSet", "postgresql")["spec"]["volumeClaimTemplates"][0]
     assert claim["metadata"]["labels"]["app.kubernetes.io/instance"] == "t"
+
+
+def test_the_restic_password_is_generated_once_kept_and_survives_uninstall() -> None:
+    """Every snapshot is encrypted with it: generated (48 characters), kept by `lookup` (the same template
+    code as the other generated Secrets) and by `helm uninstall` (resource-policy keep)."""
+    secret = find(render(), "Secret", "backup-restic")
+    assert secret["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert len(base64.b64decode(secret["data"]["restic-password"])) == 48

@@ -88,7 +88,8 @@ def test_every_container_has_requests_and_limits() -> None:
         ("Deployment", "sftp", "stage-host-keys", {"/tmp", "/var/lib/sftp-host-keys"}),
         ("Deployment", "sftp", "authorized-keys", {"/etc/sftp/authorized-keys"}),
         ("Deployment", "sftp", "authorized-keys-mlflow", {"/etc/sftp/authorized-keys"}),
-        ("CronJob", "backup", "pg-dump", {"/tmp", "/backups"}),
+        ("CronJob", "backup", "backup", {"/tmp", "/backups"}),
+        ("CronJob", "restore", "restore", {"/tmp", "/backups", "/stores/sftp"}),
     ],
 )
 def test_writable_mounts_are_exactly_what_the_image_contract_names(

@@ -173,16 +173,29 @@ def test_the_backup_writers_run_on_the_node_of_the_claims_holder(files: list[Pat
         ["postgresql.tolerations[0].key=db", "postgresql.tolerations[0].operator=Exists"],
         is_upgrade=True,
     )
-    for kind, name in (("CronJob", "backup"), ("Job", "db-migration")):
+    on_holder = {"labelSelector": holder_selector(holder), "topologyKey": "kubernetes.io/hostname"}
+    on_sftp = {"labelSelector": holder_selector("sftp"), "topologyKey": "kubernetes.io/hostname"}
+    # The backup mounts the SFTP claim too (read-only): it runs where both are, the SFTP pod being placed on
+    # the holder's node; the restore and the verify need the backup claim only.
+    expected = {
+        ("CronJob", "backup"): [on_holder, on_sftp],
+        ("CronJob", "verify"): [on_holder],
+        ("CronJob", "restore"): [on_holder],
+        ("Job", "db-migration"): [on_holder],
+        ("Deployment", "sftp"): [on_holder],
+    }
+    for (kind, name), terms in expected.items():
         spec = pod_spec(find(docs, kind, name))
-        assert BACKUP_CLAIM in mounted_claims(find(docs, kind, name))
+        if kind != "Deployment":
+            assert BACKUP_CLAIM in mounted_claims(find(docs, kind, name))
         assert spec["affinity"] == {
-            "podAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": [
-                    {"labelSelector": holder_selector(holder), "topologyKey": "kubernetes.io/hostname"}
-                ]
-            }
-        }, (kind, name)
+            "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": terms}
+        }, (
+            kind,
+            name,
+        )
+        if kind == "Deployment":
+            continue
         # PostgreSQL's tolerations, so that they may follow it onto a tainted node.
         expected_tolerations = [{"key": "db", "operator": "Exists"}] if holder == "postgresql" else None
         assert spec.get("tolerations") == expected_tolerations, (kind, name)

@@ -170,3 +170,42 @@ def test_a_pod_volume_held_by_another_container_stops_down_with_its_name(
         holder.remove(force=True)
     runner.down()
     assert volume not in runner.engine.volume_names()
+
+
+def test_stop_start_env_and_a_clean_that_keeps_the_backups(
+    runner: Runner, toolbox: str, docker_client: docker.DockerClient
+) -> None:
+    """What the restore needs: writers stopped and started again (`kubectl scale`), a job with a variable
+    (`kubectl set env`), and `clean` keeping the backup claim and its password (as `helm uninstall` does)."""
+    writer = container("write", toolbox, 'echo "restored $SNAPSHOT" >> /data/journal', volumeMounts=MOUNT)
+    template = job("unused", [writer], [CLAIM])
+    restore = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "restore"},
+        "spec": {"schedule": "0 0 30 2 *", "suspend": True, "jobTemplate": {"spec": template["spec"]}},
+    }
+    password = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "backup-password"},
+                "stringData": {"password": "kept"}}  # fmt: skip
+    other = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "stringData": {"p": "gone"}}
+    docs = [*release(toolbox), restore, password, other]
+    runner.state.keep_generated(docs, None)
+    runner.up(docs)
+    app = runner.engine.name("app-0")
+    assert runner.stop(["Deployment/app"]) == [app]
+    assert app not in runner.engine.pods()
+    runner.create_job("restore", env={"SNAPSHOT": "latest"})
+    runner.start(["Deployment/app"])
+    assert app in runner.engine.pods()
+    assert journal(docker_client, toolbox, runner)[-2:] == ["restored latest", "server"]
+    with pytest.raises(
+        LocalRunError, match=r"Deployment/nope: not a Deployment or StatefulSet of the release"
+    ):
+        runner.stop(["Deployment/nope"])
+
+    assert runner.clean(keep_claims=("journal",), keep_secrets=("backup-password",)) == []
+    assert runner.engine.volume_names("claim") == [runner.engine.name("journal")]
+    assert runner.state.secret_value("backup-password", "password") == b"kept"
+    assert runner.state.secret_value("db", "p") is None
+    runner.clean()
+    assert runner.engine.volume_names("claim") == []
