@@ -161,19 +161,8 @@ def _prep(engine: Engine, pod: PodPlan, lines: list[str], archives: dict[str, by
         for p in pod.volumes
         if p.kind != "tmpfs"
     ]
-    container = engine.client.containers.create(
-        pod.main[0].image,
-        entrypoint=["/bin/sh", "-ec", "\n".join(lines)],
-        command=[],
-        name=f"{pod.docker_name}-prep",
-        user="0:0",
-        network_mode="none",
-        read_only=True,
-        cap_drop=["ALL"],
-        cap_add=PREP_CAPABILITIES,
-        security_opt=["no-new-privileges:true"],
-        mounts=mounts,
-        labels=engine.labels(**{POD: pod.docker_name, ROLE: "prep"}),
+    container = _root_helper(
+        engine, pod, f"{pod.docker_name}-prep", ["/bin/sh", "-ec", "\n".join(lines)], mounts
     )
     try:
         for target, archive in archives.items():
@@ -187,6 +176,27 @@ def _prep(engine: Engine, pod: PodPlan, lines: list[str], archives: dict[str, by
             )
     finally:
         container.remove(force=True)
+
+
+def _root_helper(
+    engine: Engine, pod: PodPlan, name: str, entrypoint: list[str], mounts: list[Mount]
+) -> Container:
+    """A container of the pod's image that does, as root with only PREP_CAPABILITIES and no network, what
+    the kubelet does itself (volume set-up, subPaths); created, not started."""
+    return engine.client.containers.create(
+        pod.main[0].image,
+        entrypoint=entrypoint,
+        command=[],
+        name=name,
+        user="0:0",
+        network_mode="none",
+        read_only=True,
+        cap_drop=["ALL"],
+        cap_add=PREP_CAPABILITIES,
+        security_opt=["no-new-privileges:true"],
+        mounts=mounts,
+        labels=engine.labels(**{POD: pod.docker_name, ROLE: "prep"}),
+    )
 
 
 def _start_pause(engine: Engine, pod: PodPlan) -> Container:
@@ -228,20 +238,9 @@ def _make_sub_paths(engine: Engine, pod: PodPlan, container: ContainerPlan) -> d
     names = subpaths.volumes_with_sub_paths(container)
     if not names:
         return {}
-    helper = engine.client.containers.create(
-        pod.main[0].image,
-        entrypoint=["/bin/sh", "-c", subpaths.script(container, f"{pod.where} container {container.name}")],
-        command=[],
-        name=f"{container.docker_name}-subpath",
-        user="0:0",
-        network_mode="none",
-        read_only=True,
-        cap_drop=["ALL"],
-        cap_add=PREP_CAPABILITIES,
-        security_opt=["no-new-privileges:true"],
-        mounts=[Mount(f"{subpaths.SUB_ROOT}/{n}", n, type="volume", no_copy=True) for n in names],
-        labels=engine.labels(**{POD: pod.docker_name, ROLE: "prep"}),
-    )
+    script = subpaths.script(container, f"{pod.where} container {container.name}")
+    mounts = [Mount(f"{subpaths.SUB_ROOT}/{n}", n, type="volume", no_copy=True) for n in names]
+    helper = _root_helper(engine, pod, f"{container.docker_name}-subpath", ["/bin/sh", "-c", script], mounts)
     try:
         helper.start()
         status = helper.wait(timeout=60)
