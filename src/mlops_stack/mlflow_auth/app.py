@@ -12,7 +12,7 @@ import logging
 import sys
 
 from mlops_stack.mlflow_auth import request_users, run_lookup, store_wrapper
-from mlops_stack.mlflow_server import bounded
+from mlops_stack.mlflow_server import served
 
 
 def create_app(app=None):
@@ -23,7 +23,7 @@ def create_app(app=None):
     store_wrapper.install(basic_auth.store)
     _scope_fastapi_authentication(basic_auth)
     run_lookup.install(basic_auth)
-    return bounded(basic_auth.create_app(app or tracking_app))
+    return served(basic_auth.create_app(app or tracking_app))
 
 
 def _scope_fastapi_authentication(basic_auth) -> None:

@@ -98,6 +98,7 @@ def test_uploads_run_side_by_side_but_no_more_than_the_bound(
     as_user: MlflowClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLOPS_ARTIFACT_THREADS", "3")
+    monkeypatch.setenv("MLOPS_ARTIFACT_ARCHIVES", "0")  # one request per file, as to a stock server
     folder = plots_folder(tmp_path)
     in_flight, peak, lock = [0], [0], threading.Lock()
     upload = MlflowArtifactsRepository.log_artifact

@@ -1,0 +1,165 @@
+"""The server side: routes in front of MLflow's own native artifact routes that answer `?archive=tar`
+requests and hand every other request to MLflow's handler, unchanged.
+
+They serve MLflow's artifact URLs, so MLflow's authentication and permission middleware, which judges a
+request by its path and method, lets an archive request in or refuses it exactly as a single-file request
+to the same URL. The store is MLflow's own (`--artifacts-destination`), used through its public
+`log_artifacts` / `download_artifacts`; a store that cannot be reached answers 503 (retried by MLflow's
+clients), as for single files.
+
+MLflow internals used here (pinned: mlflow==3.17.2): the two endpoint functions of
+`mlflow.server.artifact_router` and its three helpers (serving switch, workspace scoping, the store).
+`install` refuses to start when they are not what it expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import tarfile
+import tempfile
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse, StreamingResponse
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
+)
+from mlflow.server import artifact_router as mlflow_routes
+from mlflow.utils.uri import validate_path_is_safe
+from starlette.requests import Request
+from starlette.routing import Route
+
+from mlops_stack.artifact_archives import ARCHIVE_QUERY, CONTENT_TYPE, FEATURE_PATH, FEATURE_VERSION
+from mlops_stack.artifact_archives.tar_stream import stream_directory, unpack
+
+ARTIFACT_ROUTE = "{prefix}/mlflow-artifacts/artifacts/{{artifact_path:path}}"
+PREFIXES = ("/api/2.0", "/ajax-api/2.0")
+EXPECTED_SIGNATURES = {
+    "download_artifact": ["artifact_path"],
+    "upload_artifact": ["artifact_path", "request"],
+}
+
+
+def install(app) -> None:
+    """Put the archive routes and the feature route first in MLflow's FastAPI `app` (before its own
+    artifact routes and its Flask mount). A WSGI app (MLflow under gunicorn or waitress) is left as it
+    is: no feature route, so clients send single files."""
+    if not hasattr(app, "router") or getattr(app.state, "mlops_artifact_archives", False):
+        return
+    for name, parameters in EXPECTED_SIGNATURES.items():
+        endpoint = getattr(mlflow_routes, name, None)
+        if endpoint is None or list(inspect.signature(endpoint).parameters) != parameters:
+            raise RuntimeError(
+                f"mlops-stack artifact archives: mlflow.server.artifact_router.{name} is not the"
+                f" {name}({', '.join(parameters)}) of mlflow==3.17.2; install that version"
+            )
+    routes = [Route(FEATURE_PATH, features, methods=["GET"])]
+    for prefix in PREFIXES:
+        path = ARTIFACT_ROUTE.format(prefix=prefix)
+        routes += [Route(path, download, methods=["GET"]), Route(path, upload, methods=["PUT"])]
+    app.router.routes[0:0] = routes
+    app.state.mlops_artifact_archives = True
+
+
+async def features(request: Request) -> JSONResponse:
+    return JSONResponse({"archive": ARCHIVE_QUERY["archive"], "version": FEATURE_VERSION})
+
+
+async def download(request: Request):
+    artifact_path = request.path_params["artifact_path"]
+    if not _asks_for_archive(request):
+        return await mlflow_routes.download_artifact(artifact_path)
+    return await _answer(_download_archive(request, artifact_path))
+
+
+async def upload(request: Request):
+    artifact_path = request.path_params["artifact_path"]
+    if not _asks_for_archive(request):
+        return await mlflow_routes.upload_artifact(artifact_path, request)
+    return await _answer(_upload_archive(request, artifact_path))
+
+
+def _asks_for_archive(request: Request) -> bool:
+    return request.query_params.getlist("archive") == [ARCHIVE_QUERY["archive"]]
+
+
+async def _answer(handling):
+    try:
+        return await handling
+    except MlflowException as e:
+        return JSONResponse(status_code=e.get_http_status_code(), content=json.loads(e.serialize_as_json()))
+
+
+async def _upload_archive(request: Request, artifact_path: str) -> JSONResponse:
+    path, store = _store_path(artifact_path), _store()
+    with tempfile.TemporaryDirectory(prefix="mlops-archive-") as tmp:
+        archive_path = os.path.join(tmp, "upload.tar")
+        with open(archive_path, "wb") as archive:
+            async for chunk in request.stream():
+                await asyncio.to_thread(archive.write, chunk)
+        files = os.path.join(tmp, "files")
+        os.mkdir(files)
+        names = await asyncio.to_thread(_unpack_file, archive_path, files)
+        os.unlink(archive_path)  # the tree below is all the store needs: free the space now
+        if names:
+            await asyncio.to_thread(store.log_artifacts, files, path or None)
+    return JSONResponse({"files": len(names)})
+
+
+async def _download_archive(request: Request, artifact_path: str) -> StreamingResponse:
+    path, store = _store_path(artifact_path), _store()
+    if not await asyncio.to_thread(store.list_artifacts, path or None):
+        raise MlflowException(
+            f"no directory with artifacts at {path!r}: download single files one by one",
+            error_code=RESOURCE_DOES_NOT_EXIST,
+        )
+    tmp = tempfile.TemporaryDirectory(prefix="mlops-archive-")
+    try:
+        local = await asyncio.to_thread(store.download_artifacts, path or "", tmp.name)
+    except BaseException:
+        tmp.cleanup()
+        raise
+
+    def body():  # a sync generator: Starlette runs it on the worker's threads
+        try:
+            yield from stream_directory(local)
+        finally:
+            tmp.cleanup()
+
+    return StreamingResponse(body(), media_type=CONTENT_TYPE, headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _store_path(raw: str) -> str:
+    """The store-relative directory the request names (MLflow's own checks and workspace scoping)."""
+    _serving_or_refuse()
+    return mlflow_routes._get_workspace_scoped_path(validate_path_is_safe(raw.rstrip("/")))
+
+
+def _serving_or_refuse() -> None:
+    if not mlflow_routes._is_serving_proxied_artifacts():
+        raise MlflowException(
+            "Artifact serving is disabled. Run `mlflow server` with `--serve-artifacts` to enable.",
+            error_code=TEMPORARILY_UNAVAILABLE,
+        )
+
+
+def _store():
+    try:
+        return mlflow_routes._get_artifact_repo()
+    except HTTPException as e:
+        raise MlflowException(str(e.detail), error_code=TEMPORARILY_UNAVAILABLE) from e
+
+
+def _unpack_file(archive_path: str, destination: str) -> list[str]:
+    with open(archive_path, "rb") as archive:
+        try:
+            return unpack(archive, destination)
+        except tarfile.TarError as e:
+            raise MlflowException(
+                f"artifact archive: not a readable tar ({e})", INVALID_PARAMETER_VALUE
+            ) from e
