@@ -29,6 +29,8 @@ from tests.support.sftp import (
     workdir_removed_after,
 )
 
+from mlops_stack.artifact_archives.tar_stream import pack
+from mlops_stack.proxied_artifacts import repository as archive_client
 from mlops_stack.sftp_store.transfers import is_partial_upload
 
 MISSING = next((reason for c in ("sftp", "postgresql", "mlflow") if (reason := image_missing(c))), None)
@@ -194,3 +196,48 @@ def test_an_sftp_outage_during_uploads_is_a_503_the_client_retries_until_every_f
     assert [n for n in sftp.listdir(on_volume) if not is_partial_upload(n)] == [p.name for p in files]
     for path in files[8:14]:
         assert sftp.sha256(f"{on_volume}/{path.name}") == sha256(path.read_bytes())
+
+
+def test_a_folder_goes_to_the_sftp_volume_in_archives_and_an_outage_is_retried_until_all_is_stored(
+    stack: tuple[SFTPServer, ProxyingMlflow],
+    client_without_sftp_credentials: ProxyingMlflow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sftp, server = stack
+    monkeypatch.setattr(archive_client, "ARCHIVE_FILES", 6)  # 40 files: 7 archives, 7 requests in flight
+    folder = tmp_path / "outputs"
+    for i in range(40):
+        (folder / f"epoch-{i % 4}").mkdir(parents=True, exist_ok=True)
+        (folder / f"epoch-{i % 4}" / f"plot {i:02d}.png").write_bytes(os.urandom(256 * 1024))
+    expected = {str(p.relative_to(folder)): sha256(p.read_bytes()) for p in folder.rglob("*.png")}
+    archive = tmp_path / "probe.tar"
+    with open(archive, "wb") as out:
+        pack([(str(next(folder.rglob("*.png"))), "probe.png")], out)
+    mlflow.set_experiment("sftp-outage-archives")
+
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(folder), "before")  # the server's SFTP sessions are pooled and warm
+        sftp.kill()
+        root = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{run.info.experiment_id}/{run.info.run_id}"
+        answer = requests.put(f"{root}/artifacts/probe/", params={"archive": "tar"},
+                              data=archive.read_bytes(), auth=(server.username, server.password),
+                              timeout=120)  # fmt: skip
+        restart = threading.Timer(5, sftp.start)
+        restart.start()
+        mlflow.log_artifacts(str(folder), "during")  # 503s retried with MLflow's backoff; raises if not
+        restart.join()
+
+    assert (answer.status_code, answer.json()["error_code"]) == (503, "TEMPORARILY_UNAVAILABLE")
+    on_volume = f"{server.artifacts_root}/{run.info.experiment_id}/{run.info.run_id}/artifacts"
+    assert sorted(sftp.listdir(on_volume)) == ["before", "during"]  # nothing of the refused probe
+    for top in ("before", "during"):
+        stored = sftp.run(f"cd {on_volume}/{top} && find . -type f | sort").split("\n")
+        assert [
+            p.removeprefix("./") for p in stored if p and not is_partial_upload(os.path.basename(p))
+        ] == sorted(expected)
+    for name in list(expected)[:5]:
+        assert sftp.sha256(f"{on_volume}/during/{name}") == expected[name]
+    back = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="during",
+                                                    dst_path=str(tmp_path)))  # fmt: skip
+    assert {str(p.relative_to(back)): sha256(p.read_bytes()) for p in back.rglob("*.png")} == expected

@@ -20,6 +20,9 @@ import json
 import os
 import tarfile
 import tempfile
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -35,10 +38,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from mlops_stack.artifact_archives import ARCHIVE_QUERY, CONTENT_TYPE, FEATURE_PATH, FEATURE_VERSION
-from mlops_stack.artifact_archives.tar_stream import stream_directory, unpack
+from mlops_stack.artifact_archives.tar_stream import stream_members, unpack
 
 ARTIFACT_ROUTE = "{prefix}/mlflow-artifacts/artifacts/{{artifact_path:path}}"
 PREFIXES = ("/api/2.0", "/ajax-api/2.0")
+# Files downloaded ahead of the one being sent: enough to keep the store's parallel sessions busy.
+PREFETCH = 8
 EXPECTED_SIGNATURES = {
     "download_artifact": ["artifact_path"],
     "upload_artifact": ["artifact_path", "request"],
@@ -113,25 +118,90 @@ async def _upload_archive(request: Request, artifact_path: str) -> JSONResponse:
 
 async def _download_archive(request: Request, artifact_path: str) -> StreamingResponse:
     path, store = _store_path(artifact_path), _store()
-    if not await asyncio.to_thread(store.list_artifacts, path or None):
+    entries = await asyncio.to_thread(_tree, store, path)
+    if not entries:
         raise MlflowException(
             f"no directory with artifacts at {path!r}: download single files one by one",
             error_code=RESOURCE_DOES_NOT_EXIST,
         )
-    tmp = tempfile.TemporaryDirectory(prefix="mlops-archive-")
-    try:
-        local = await asyncio.to_thread(store.download_artifacts, path or "", tmp.name)
-    except BaseException:
-        tmp.cleanup()
-        raise
+    if not entries[0][1]:  # the first file fails here, as a status code, not in the middle of the body
+        first = await asyncio.to_thread(_fetch_first, store, entries[0])
+    else:
+        first = None
 
     def body():  # a sync generator: Starlette runs it on the worker's threads
-        try:
-            yield from stream_directory(local)
-        finally:
-            tmp.cleanup()
+        with tempfile.TemporaryDirectory(prefix="mlops-archive-") as tmp:
+            yield from stream_members(_fetched(store, entries, tmp, first))
 
     return StreamingResponse(body(), media_type=CONTENT_TYPE, headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _tree(store, path: str) -> list[tuple[str, str | None]]:
+    """(name below `path`, store path of the file, or None for an empty directory), depth first, in the
+    order and with the empty directories of MLflow's own recursive download."""
+    entries: list[tuple[str, str | None]] = []
+    prefix = f"{path}/" if path else ""
+
+    def walk(directory: str | None) -> bool:
+        found = False
+        for info in store.list_artifacts(directory):
+            found = True
+            name = info.path.removeprefix(prefix)
+            if info.is_dir:
+                if not walk(info.path):
+                    entries.append((name, None))
+            else:
+                entries.append((name, info.path))
+        return found
+
+    walk(path or None)
+    return entries
+
+
+def _fetch_first(store, entry: tuple[str, str | None]) -> str:
+    handle, local = tempfile.mkstemp(prefix="mlops-archive-first-")
+    os.close(handle)
+    try:
+        store._download_file(entry[1], local)
+    except BaseException:
+        os.unlink(local)
+        raise
+    return local
+
+
+def _fetched(store, entries, tmp: str, first: str | None) -> Iterator[tuple[str, str | None]]:
+    """The entries with their files downloaded, PREFETCH at a time in parallel (the store's own
+    `_download_file`, the method MLflow's download loop calls), so /tmp holds a few files, not the tree."""
+    with ThreadPoolExecutor(PREFETCH, thread_name_prefix="mlops-archive-fetch") as pool:
+        pending: deque[tuple[str, Future | None, str | None]] = deque()
+        upcoming = iter(enumerate(entries))
+
+        def submit() -> None:
+            for index, (name, remote) in upcoming:
+                if remote is None:
+                    pending.append((name, None, None))
+                elif index == 0 and first is not None:
+                    pending.append((name, None, first))
+                else:
+                    local = os.path.join(tmp, str(index))
+                    pending.append((name, pool.submit(store._download_file, remote, local), local))
+                return
+
+        for _ in range(PREFETCH):
+            submit()
+        try:
+            while pending:
+                name, future, local = pending.popleft()
+                if future is not None:
+                    future.result()
+                submit()
+                yield name, local
+        finally:
+            if first is not None and os.path.exists(first):
+                os.unlink(first)
+            for _, future, _ in pending:
+                if future is not None:
+                    future.cancel()
 
 
 def _store_path(raw: str) -> str:

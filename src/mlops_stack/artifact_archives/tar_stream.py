@@ -6,7 +6,6 @@ predates it; the rules here are stricter anyway (no links of any kind, no device
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import tarfile
 from collections.abc import Iterable, Iterator
@@ -29,28 +28,23 @@ def pack(members: Iterable[tuple[str, str]], fileobj: BinaryIO) -> None:
                 archive.addfile(info, data)
 
 
-def stream_directory(root: str) -> Iterator[bytes]:
-    """The tree below `root` as archive bytes, one file at a time (never the whole archive in memory or
-    on disk); names are relative to `root`, empty directories included, as MLflow's download keeps them."""
-    for directory, subdirs, files in os.walk(root):
-        subdirs.sort()
-        relative = os.path.relpath(directory, root)
-        if relative != "." and not files and not subdirs:
-            info = tarfile.TarInfo(_archive_name(relative))
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o755
+def stream_members(members: Iterable[tuple[str, str | None]]) -> Iterator[bytes]:
+    """(name, local file, or None for an empty directory) as archive bytes, one file at a time (never the
+    whole archive in memory or on disk); each local file is deleted once it is sent."""
+    for name, local in members:
+        info = tarfile.TarInfo(name)
+        if local is None:
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
             yield info.tobuf(format=tarfile.PAX_FORMAT)
-        for name in sorted(files):
-            path = os.path.join(directory, name)
-            info = tarfile.TarInfo(_archive_name(os.path.join(relative, name)))
-            info.size = os.path.getsize(path)
-            info.mode = 0o644
-            yield info.tobuf(format=tarfile.PAX_FORMAT)
-            with open(path, "rb") as data:
-                while chunk := data.read(CHUNK):
-                    yield chunk
-            if info.size % BLOCK:
-                yield b"\0" * (BLOCK - info.size % BLOCK)
+            continue
+        info.size, info.mode = os.path.getsize(local), 0o644
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+        with open(local, "rb") as data:
+            while chunk := data.read(CHUNK):
+                yield chunk
+        os.unlink(local)
+        if info.size % BLOCK:
+            yield b"\0" * (BLOCK - info.size % BLOCK)
     yield b"\0" * (2 * BLOCK)  # the end-of-archive marker
 
 
@@ -93,7 +87,3 @@ def _plain(info: tarfile.TarInfo) -> None:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     info.mode = 0o644
-
-
-def _archive_name(relative: str) -> str:
-    return posixpath.join(*os.path.normpath(relative).split(os.sep))

@@ -119,7 +119,9 @@ def test_large_files_go_alone_and_batches_stay_within_their_bounds(
         mlflow.log_artifacts(str(folder))
     root = f"/{run.info.experiment_id}/{run.info.run_id}/artifacts"
     puts = sorted(path for method, path in sent.seen if method == "PUT")
-    assert puts == [f"{root}/?archive=tar"] * 3 + [f"{root}/weights.bin"]  # 7 + 7 + 6 small files; the large one alone
+    assert puts == [f"{root}/?archive=tar"] * 3 + [
+        f"{root}/weights.bin"
+    ]  # 7 + 7 + 6 small files; the large one alone
     back = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=str(tmp_path / "back")))
     assert digests(back) == digests(folder)
 
@@ -186,7 +188,9 @@ def test_a_hostile_archive_is_refused_with_its_reason_and_writes_nothing(
     mlflow.set_experiment("hostile")
     with mlflow.start_run() as run:
         pass
-    url = run.info.artifact_uri.replace("mlflow-artifacts:", f"{server.url}/api/2.0/mlflow-artifacts/artifacts")
+    url = run.info.artifact_uri.replace(
+        "mlflow-artifacts:", f"{server.url}/api/2.0/mlflow-artifacts/artifacts"
+    )
     answer = requests.put(f"{url}/x/", params={"archive": "tar"}, data=body, auth=("erin", users["erin"]),
                           timeout=60)  # fmt: skip
     assert (answer.status_code, answer.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
