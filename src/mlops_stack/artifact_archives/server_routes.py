@@ -124,10 +124,8 @@ async def _download_archive(request: Request, artifact_path: str) -> StreamingRe
             f"no directory with artifacts at {path!r}: download single files one by one",
             error_code=RESOURCE_DOES_NOT_EXIST,
         )
-    if not entries[0][1]:  # the first file fails here, as a status code, not in the middle of the body
-        first = await asyncio.to_thread(_fetch_first, store, entries[0])
-    else:
-        first = None
+    # The first file fails here, as a status code, not in the middle of the body.
+    first = await asyncio.to_thread(_fetch_first, store, entries[0]) if entries[0][1] is not None else None
 
     def body():  # a sync generator: Starlette runs it on the worker's threads
         with tempfile.TemporaryDirectory(prefix="mlops-archive-") as tmp:
