@@ -241,3 +241,50 @@ def test_a_folder_goes_to_the_sftp_volume_in_archives_and_an_outage_is_retried_u
     back = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="during",
                                                     dst_path=str(tmp_path)))  # fmt: skip
     assert {str(p.relative_to(back)): sha256(p.read_bytes()) for p in back.rglob("*.png")} == expected
+
+
+def test_a_large_file_streams_from_sftp_without_a_copy_in_the_servers_tmp(
+    stack: tuple[SFTPServer, ProxyingMlflow], client_without_sftp_credentials: ProxyingMlflow, tmp_path: Path
+) -> None:
+    sftp, server = stack
+    model = tmp_path / "model.bin"
+    model.write_bytes(os.urandom(40 * 1024 * 1024 + 12345))  # three read-ahead windows, the last one short
+    mlflow.set_experiment("streamed-downloads")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(model), "model")
+    root = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{run.info.experiment_id}/{run.info.run_id}"
+    auth = (server.username, server.password)
+
+    with requests.get(f"{root}/artifacts/model/model.bin", auth=auth, stream=True, timeout=120) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["Content-Length"] == str(model.stat().st_size)  # a cut body is noticed
+        assert answer.headers["Content-Disposition"] == "attachment; filename=model.bin"  # MLflow's own
+        body = answer.raw.read(1024 * 1024)
+        # The client holds the rest back: MLflow's own handler would have copied all 40 MiB to /tmp first.
+        code, large = server.container.exec(["find", "/tmp", "-type", "f", "-size", "+1M"])
+        body += answer.raw.read()
+    assert (code, large.strip()) == (0, "")
+    assert sha256(body) == sha256(model.read_bytes())
+
+    # Clients that leave halfway: each held one of a worker's 8 pooled sessions; none may stay held.
+    for _ in range(20):
+        with requests.get(f"{root}/artifacts/model/model.bin", auth=auth, stream=True, timeout=60) as left:
+            assert len(left.raw.read(256 * 1024)) == 256 * 1024
+    again = requests.get(f"{root}/artifacts/model/model.bin", auth=auth, timeout=60)
+    assert sha256(again.content) == sha256(model.read_bytes())
+
+    folder = requests.get(f"{root}/artifacts/model", auth=auth, timeout=60)
+    assert (folder.status_code, folder.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert "refers to a directory" in folder.json()["message"]
+    missing = requests.get(f"{root}/artifacts/model/absent.bin", auth=auth, timeout=60)
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+    sftp.kill()
+    try:
+        during = requests.get(f"{root}/artifacts/model/model.bin", auth=auth, timeout=120)
+    finally:
+        sftp.start()
+    assert (during.status_code, during.json()["error_code"]) == (503, "TEMPORARILY_UNAVAILABLE")
+    back = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model/model.bin",
+                                               dst_path=str(tmp_path / "back"))  # fmt: skip
+    assert sha256(Path(back).read_bytes()) == sha256(model.read_bytes())

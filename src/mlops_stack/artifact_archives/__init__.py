@@ -6,8 +6,9 @@ server time that OpenSSH spends on nothing. This package is the wire format both
 
 - `PUT <artifact dir>/?archive=tar` with an `application/x-tar` body: the server unpacks it and logs the
   files below that directory with the store's own `log_artifacts` (in parallel, for the sftp store);
-- `GET <artifact dir>/?archive=tar`: the server downloads the directory with the store's own
-  `download_artifacts` and streams it back as one tar; 404 when the path is no directory with artifacts;
+- `GET <artifact dir>/?archive=tar`: the server lists the directory and streams it back as one tar, file
+  by file as the store's own `_download_file` fetches them, a few ahead in parallel; 404 when the path is
+  no directory with artifacts;
 - `GET /api/2.0/mlops-stack/artifact-archives`: the server says it speaks this; a stock MLflow server
   answers 404 and the client keeps to one request per file.
 

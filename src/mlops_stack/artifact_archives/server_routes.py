@@ -1,5 +1,6 @@
 """The server side: routes in front of MLflow's own native artifact routes that answer `?archive=tar`
-requests and hand every other request to MLflow's handler, unchanged.
+requests, stream single files from a store that can (`streamed_file`), and hand every other request to
+MLflow's handler, unchanged.
 
 They serve MLflow's artifact URLs, so MLflow's authentication and permission middleware, which judges a
 request by its path and method, lets an archive request in or refuses it exactly as a single-file request
@@ -8,7 +9,8 @@ to the same URL. The store is MLflow's own (`--artifacts-destination`), used thr
 clients), as for single files.
 
 MLflow internals used here (pinned: mlflow==3.17.2): the two endpoint functions of
-`mlflow.server.artifact_router` and its three helpers (serving switch, workspace scoping, the store).
+`mlflow.server.artifact_router` and its four helpers (serving switch, workspace scoping, the store, the
+Content-Disposition header).
 `install` refuses to start when they are not what it expects.
 """
 
@@ -37,7 +39,13 @@ from mlflow.utils.uri import validate_path_is_safe
 from starlette.requests import Request
 from starlette.routing import Route
 
-from mlops_stack.artifact_archives import ARCHIVE_QUERY, CONTENT_TYPE, FEATURE_PATH, FEATURE_VERSION
+from mlops_stack.artifact_archives import (
+    ARCHIVE_QUERY,
+    CONTENT_TYPE,
+    FEATURE_PATH,
+    FEATURE_VERSION,
+    streamed_file,
+)
 from mlops_stack.artifact_archives.tar_stream import stream_members, unpack
 
 ARTIFACT_ROUTE = "{prefix}/mlflow-artifacts/artifacts/{{artifact_path:path}}"
@@ -47,6 +55,7 @@ PREFETCH = 8
 EXPECTED_SIGNATURES = {
     "download_artifact": ["artifact_path"],
     "upload_artifact": ["artifact_path", "request"],
+    "_content_disposition": ["filename"],
 }
 
 
@@ -77,9 +86,18 @@ async def features(request: Request) -> JSONResponse:
 
 async def download(request: Request):
     artifact_path = request.path_params["artifact_path"]
-    if not _asks_for_archive(request):
+    if _asks_for_archive(request):
+        return await _answer(_download_archive(request, artifact_path))
+    if not mlflow_routes._is_serving_proxied_artifacts():
+        return await mlflow_routes.download_artifact(artifact_path)  # its own refusal
+    return await _answer(_download_file(artifact_path))
+
+
+async def _download_file(artifact_path: str):
+    store = _store()
+    if not streamed_file.can_stream(store):
         return await mlflow_routes.download_artifact(artifact_path)
-    return await _answer(_download_archive(request, artifact_path))
+    return await streamed_file.streamed(store, _store_path(artifact_path))
 
 
 async def upload(request: Request):

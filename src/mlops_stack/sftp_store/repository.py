@@ -16,6 +16,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 from mlflow.store.artifact.artifact_repo import ArtifactRepository, StreamUploadMixin
 
 from mlops_stack.sftp_store import transfers
+from mlops_stack.sftp_store.download_stream import DownloadStream, open_download_stream
 from mlops_stack.sftp_store.errors import SFTPUnavailable
 from mlops_stack.sftp_store.location import parse_sftp_uri
 from mlops_stack.sftp_store.pool import connection_lost, pool_for, server_refused, session_lost
@@ -183,6 +184,11 @@ class SFTPArtifactRepository(ArtifactRepository, StreamUploadMixin):
         remote = self._remote(remote_file_path)
         size = self._listed_sizes.get(remote_file_path)
         self.pool.run(lambda conn: transfers.download_file(conn, remote, local_path, size))
+
+    def open_download_stream(self, artifact_path: str) -> DownloadStream:
+        """One file's bytes as they come from SFTP, for the artifact proxy to send without a local copy
+        (mlops_stack.mlflow_server.streamed_downloads); MLflow's own handler copies to /tmp first."""
+        return open_download_stream(self.pool, self._remote(artifact_path), artifact_path)
 
     # ---- removal
     def delete_artifacts(self, artifact_path: str | None = None) -> None:

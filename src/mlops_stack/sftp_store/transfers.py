@@ -8,7 +8,7 @@ import os
 import posixpath
 import stat
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import paramiko
@@ -18,6 +18,9 @@ from mlops_stack.sftp_store.connection import SFTPConnection
 
 # Local reads/writes in this size; paramiko splits writes into server-sized requests.
 COPY_CHUNK = 1024 * 1024
+# A streamed download reads ahead this much: the pipeline stays full while memory stays bounded, whatever
+# the speed of whoever consumes the stream (paramiko's `prefetch` would buffer the whole file).
+STREAM_WINDOW = 16 * COPY_CHUNK
 # Uploads go to `.<name>.<random>.uploading` next to the target and are renamed when complete.
 PARTIAL_SUFFIX = ".uploading"
 
@@ -155,6 +158,29 @@ def download_file(
         # errors too; `_close(async_=True)` is what it uses when a file object is garbage-collected.)
         remote._close(async_=True)
         partial.unlink(missing_ok=True)
+
+
+def open_for_streaming(conn: SFTPConnection, remote_path: str) -> tuple[paramiko.SFTPFile, int]:
+    """The open remote file and its size; FileNotFoundError when missing, IsADirectoryError for a
+    directory (both before a byte is read)."""
+    attrs = conn.sftp.stat(remote_path)
+    if stat.S_ISDIR(attrs.st_mode or 0):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", remote_path)
+    remote = conn.sftp.open(remote_path, "rb")
+    remote.MAX_REQUEST_SIZE = conn.read_size
+    return remote, attrs.st_size or 0
+
+
+def stream_chunks(remote: paramiko.SFTPFile, size: int) -> Iterator[bytes]:
+    """The file's `size` bytes in COPY_CHUNK pieces, read ahead one STREAM_WINDOW at a time (artifacts
+    are written once, so the size seen at open is the whole file); a shorter file is an EOFError."""
+    for window in range(0, size, STREAM_WINDOW):
+        end = min(window + STREAM_WINDOW, size)
+        pieces = [(offset, min(COPY_CHUNK, end - offset)) for offset in range(window, end, COPY_CHUNK)]
+        for (offset, length), data in zip(pieces, remote.readv(pieces), strict=True):
+            if len(data) != length:
+                raise EOFError(f"the file ended at {offset + len(data)} of its {size} bytes")
+            yield data
 
 
 def list_dir(conn: SFTPConnection, path: str) -> list[paramiko.SFTPAttributes] | None:
