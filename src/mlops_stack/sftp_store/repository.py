@@ -20,6 +20,7 @@ from mlops_stack.sftp_store.download_stream import DownloadStream, open_download
 from mlops_stack.sftp_store.errors import SFTPUnavailable
 from mlops_stack.sftp_store.location import parse_sftp_uri
 from mlops_stack.sftp_store.pool import connection_lost, pool_for, server_refused, session_lost
+from mlops_stack.sftp_store.received_writes import write_while_receiving
 from mlops_stack.sftp_store.settings import load_settings
 
 
@@ -98,15 +99,7 @@ class SFTPArtifactRepository(ArtifactRepository, StreamUploadMixin):
         try:
             upload = await asyncio.to_thread(transfers.AtomicUpload, conn, remote)
             try:
-                pending = bytearray()
-                async for chunk in chunks:
-                    pending += chunk
-                    # Hand the SFTP thread big pieces: one thread hop per MiB, not per HTTP chunk.
-                    if len(pending) >= transfers.COPY_CHUNK:
-                        await asyncio.to_thread(upload.write, bytes(pending))
-                        pending.clear()
-                if pending:
-                    await asyncio.to_thread(upload.write, bytes(pending))
+                await write_while_receiving(chunks, upload.write)
                 await asyncio.to_thread(upload.commit)
             except BaseException:
                 await asyncio.to_thread(upload.abort)
