@@ -47,6 +47,7 @@ from mlops_stack.artifact_archives import (
     streamed_file,
 )
 from mlops_stack.artifact_archives.tar_stream import stream_members, unpack
+from mlops_stack.byte_pieces import coalesced, coalesced_async
 
 ARTIFACT_ROUTE = "{prefix}/mlflow-artifacts/artifacts/{{artifact_path:path}}"
 PREFIXES = ("/api/2.0", "/ajax-api/2.0")
@@ -124,8 +125,8 @@ async def _upload_archive(request: Request, artifact_path: str) -> JSONResponse:
     with tempfile.TemporaryDirectory(prefix="mlops-archive-") as tmp:
         archive_path = os.path.join(tmp, "upload.tar")
         with open(archive_path, "wb") as archive:
-            async for chunk in request.stream():
-                await asyncio.to_thread(archive.write, chunk)
+            async for piece in coalesced_async(request.stream(), SEND_PIECE):
+                await asyncio.to_thread(archive.write, piece)
         files = os.path.join(tmp, "files")
         os.mkdir(files)
         names = await asyncio.to_thread(_unpack_file, archive_path, files)
@@ -148,22 +149,11 @@ async def _download_archive(request: Request, artifact_path: str) -> StreamingRe
 
     def body():  # a sync generator: Starlette runs it on the worker's threads
         with tempfile.TemporaryDirectory(prefix="mlops-archive-") as tmp:
-            yield from _coalesced(stream_members(_fetched(store, entries, tmp, first)))
+            # Every piece Starlette sends from a sync generator costs a thread hop and a socket write, and a
+            # small file is three pieces (header, data, padding).
+            yield from coalesced(stream_members(_fetched(store, entries, tmp, first)), SEND_PIECE)
 
     return StreamingResponse(body(), media_type=CONTENT_TYPE, headers={"X-Content-Type-Options": "nosniff"})
-
-
-def _coalesced(pieces: Iterator[bytes]) -> Iterator[bytes]:
-    """The archive in pieces of at least SEND_PIECE: a small file is three pieces (header, data, padding)
-    and every piece Starlette sends from a sync generator costs a thread hop and a socket write."""
-    buffer = bytearray()
-    for piece in pieces:
-        buffer += piece
-        if len(buffer) >= SEND_PIECE:
-            yield bytes(buffer)
-            buffer.clear()
-    if buffer:
-        yield bytes(buffer)
 
 
 def _tree(store, path: str) -> list[tuple[str, str | None]]:

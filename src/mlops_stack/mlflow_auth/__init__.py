@@ -1,11 +1,13 @@
 """MLflow basic-auth at the cost of an open server, still checking every request.
 
-MLflow's basic-auth (3.17.2) runs werkzeug's scrypt check two or three times per request and looks the user
-up once per validator. This package is the server app `mlops-basic-auth` (entry point group `mlflow.app`):
-MLflow's own basic-auth app, with its user store wrapped so that
+MLflow's basic-auth (3.17.2) runs werkzeug's scrypt check two or three times per request, looks the user
+up once per validator and reads the user's grants in another query. This package is the server app
+`mlops-basic-auth` (entry point group `mlflow.app`): MLflow's own basic-auth app, with its user store
+wrapped so that
 
-- each request looks its user up once (`request_users`), so a changed password, a deleted user or a
-  changed admin flag is seen by the very next request, in every worker and every replica;
+- each request looks its user up once, with the user's grants in the same query (`request_users`,
+  `user_grants`), so a changed password, a deleted user, a changed admin flag or a revoked grant is seen
+  by the very next request, in every worker and every replica;
 - a password is hash-checked at most once per server process until the user's stored hash changes
   (`verified_credentials`: an HMAC of the presented password under a per-process random key, filed under
   the stored hash, never the password).

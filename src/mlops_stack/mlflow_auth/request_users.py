@@ -1,10 +1,11 @@
-"""One user lookup per request: the user row read at the start of a request serves all its checks.
+"""One user lookup per request: the user (with its grants) read at the start of a request serves all its
+checks.
 
 MLflow's basic-auth asks the store for the same user in `_before_request`, `sender_is_admin` and every
-validator. Inside a Flask request the first answer is kept in `flask.g`, which Flask makes new for every
-request; the FastAPI-native routes (artifact upload and download) get a scope around their
-authentication (`fastapi_scope`). Outside either scope every call reads the database, as before.
-Nothing outlives its request, so the next request always sees the current row.
+validator, and for its grants in every permission check. Inside a Flask request the first answer is kept
+in `flask.g`, which Flask makes new for every request; the FastAPI-native routes (artifact upload and
+download) get a scope around their authentication (`fastapi_scope`). Outside either scope every call reads
+the database, as before. Nothing outlives its request, so the next request always sees the current rows.
 """
 
 from __future__ import annotations
@@ -48,8 +49,17 @@ def lookup(username: str, read: Callable[[str], object]) -> object:
     return memo[username]
 
 
-def forget(username: str) -> None:
-    """After the request itself changed the user (password, admin flag, deletion)."""
+def known(user_id: int) -> object | None:
+    """What this request already read about the user with this id, if anything."""
+    memo = _memo()
+    for entry in (memo or {}).values():
+        if entry.user.id == user_id:
+            return entry
+    return None
+
+
+def forget_all() -> None:
+    """After the request itself changed a user, a role or a grant: the rest of it reads them again."""
     memo = _memo()
     if memo is not None:
-        memo.pop(username, None)
+        memo.clear()

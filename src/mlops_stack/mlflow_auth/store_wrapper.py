@@ -1,4 +1,4 @@
-"""Wraps the user methods of MLflow's basic-auth store (`mlflow.server.auth.store`) in place.
+"""Wraps the user and grant reads of MLflow's basic-auth store (`mlflow.server.auth.store`) in place.
 
 Written for MLflow 3.17.2 (the version images/mlflow/requirements.lock pins). `install` compares the
 wrapped methods' signatures with the ones this code was written for and refuses to start on any other
@@ -15,7 +15,7 @@ import os
 
 from mlflow.exceptions import MlflowException
 
-from mlops_stack.mlflow_auth import request_users
+from mlops_stack.mlflow_auth import request_users, user_grants
 from mlops_stack.mlflow_auth.verified_credentials import VerifiedCredentials
 
 # method -> its parameters in MLflow 3.17.2's SqlAlchemyStore (bound methods: no `self`).
@@ -27,7 +27,13 @@ EXPECTED_SIGNATURES = {
     "update_user": "(username: str, password: str | None = None, is_admin: bool | None = None)"
     " -> mlflow.server.auth.entities.User",
     "delete_user": "(username: str)",
+    "list_grants": "(user_id: int, workspace: str, resource_types: 'Collection[str]')"
+    " -> list['RoleGrantRow']",
 }
+# Store methods that change users, roles or grants, by MLflow's naming (checked against the store in the
+# tests): after one, the rest of the request reads them again.
+WRITE_PREFIXES = ("create_", "update_", "delete_", "grant_", "revoke_", "rename_", "set_", "add_",
+                  "remove_", "assign_", "unassign_")  # fmt: skip
 _INSTALLED = "_mlops_stack_wrapped"
 _logger = logging.getLogger(__name__)
 
@@ -55,11 +61,19 @@ def install(store: object, credentials: VerifiedCredentials | None = None) -> Ve
     check_signatures(store)
     credentials = credentials or VerifiedCredentials()
     read_user = store.get_user
+    read_grants = store.list_grants
     authenticate_from_primary = store.authenticate_user
 
     @functools.wraps(read_user)
     def get_user(username: str):
-        return request_users.lookup(username, read_user)
+        return request_users.lookup(username, functools.partial(user_grants.read, store)).user
+
+    @functools.wraps(read_grants)
+    def list_grants(user_id: int, workspace: str, resource_types) -> list:
+        known = request_users.known(user_id)
+        if known is None:
+            return read_grants(user_id, workspace, resource_types)
+        return known.in_workspace(workspace, resource_types)
 
     @functools.wraps(authenticate_from_primary)
     def authenticate_user(username: str, password: str, *, use_primary: bool = False) -> bool:
@@ -74,21 +88,27 @@ def install(store: object, credentials: VerifiedCredentials | None = None) -> Ve
         return credentials.verify(user.username, user.password_hash, password)
 
     store.get_user = get_user
+    store.list_grants = list_grants
     store.authenticate_user = authenticate_user
-    for name in ("create_user", "update_user", "delete_user"):
+    for name in writers(store):
         setattr(store, name, _forgetting(getattr(store, name)))
     setattr(store, _INSTALLED, credentials)
     return credentials
 
 
+def writers(store: object) -> list[str]:
+    return [name for name in dir(store) if name.startswith(WRITE_PREFIXES) and callable(getattr(store, name))]
+
+
 def _forgetting(change):
-    """A user change made by this very request is seen by the rest of it."""
+    """A change made by this very request (a password, an admin flag, a role, a grant) is seen by the rest
+    of it."""
 
     @functools.wraps(change)
-    def changed(username: str, *args, **kwargs):
+    def changed(*args, **kwargs):
         try:
-            return change(username, *args, **kwargs)
+            return change(*args, **kwargs)
         finally:
-            request_users.forget(username)
+            request_users.forget_all()
 
     return changed

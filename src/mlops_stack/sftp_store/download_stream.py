@@ -55,7 +55,7 @@ class DownloadStream:
             keep = self._keep and (self._finished or not self._started)
         try:
             if keep:
-                self._remote._close(async_=True)  # as in transfers.download_file: no wait for the reply
+                transfers.close_without_waiting(self._remote)
         except Exception:
             keep = False
         self._pool.checkin(self._conn, keep)

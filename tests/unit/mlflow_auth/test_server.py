@@ -201,3 +201,35 @@ def test_run_permissions_are_decided_as_mlflow_decides_them(server: MlflowServer
     # A run that does not exist is denied, not a 404 (no oracle for run ids).
     missing = {**metric, "run_id": "0" * 32}
     assert requests.post(f"{api}/runs/log-metric", json=missing, auth=other, timeout=60).status_code == 403
+
+
+def grant(server: MlflowServer, path: str, body: dict) -> None:
+    response = requests.post(f"{server.url}/api/3.0/mlflow/users/permissions/{path}", json=body,
+                             auth=admin(server), timeout=60)  # fmt: skip
+    assert response.status_code == 200, response.text
+
+
+def test_a_grant_and_its_revocation_count_from_the_next_request_at_every_worker(server: MlflowServer) -> None:
+    """The user's grants come with its row, read once per request (user_grants): never from an older one."""
+    owner = ("ivan", server.create_user("ivan"))
+    other = ("judy", server.create_user("judy"))
+    api = f"{server.url}/api/2.0/mlflow"
+    experiment = requests.post(f"{api}/experiments/create", json={"name": "ivan's"}, auth=owner, timeout=60)
+    experiment_id = experiment.json()["experiment_id"]
+    run = requests.post(f"{api}/runs/create", json={"experiment_id": experiment_id},
+                        auth=owner, timeout=60).json()["run"]["info"]["run_id"]  # fmt: skip
+
+    def log_metric(count: int = 8) -> list[int]:
+        metric = {"run_id": run, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0}
+        with ThreadPoolExecutor(4) as pool:  # new connections, spread over both workers
+            return list(pool.map(lambda _: requests.post(f"{api}/runs/log-metric", json=metric, auth=other,
+                                                         timeout=60).status_code, range(count)))  # fmt: skip
+
+    assert log_metric() == [403] * 8
+    target = {"username": "judy", "resource_type": "experiment", "resource_id": experiment_id}
+    grant(server, "grant", {**target, "permission": "EDIT"})
+    for _ in range(5):
+        assert log_metric() == [200] * 8
+    grant(server, "revoke", target)
+    for _ in range(5):
+        assert log_metric() == [403] * 8

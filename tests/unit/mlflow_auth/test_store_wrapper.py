@@ -41,3 +41,16 @@ def test_the_installed_mlflow_has_the_run_check_the_run_lookup_was_written_for()
     from mlops_stack.mlflow_auth import run_lookup
 
     assert str(inspect.signature(basic_auth._run_requirement)) == run_lookup.EXPECTED_SIGNATURE
+
+
+def test_every_store_method_is_known_as_a_read_or_a_change() -> None:
+    """A change of users, roles or grants made by a request clears what the request has read
+    (store_wrapper.WRITE_PREFIXES); a method of a new kind in another MLflow must be classified here."""
+    reads = ("get_", "list_", "has_", "is_", "user_has_", "authenticate_user", "init_db")
+    store = SqlAlchemyStore()
+    public = [name for name in dir(store) if not name.startswith("_") and callable(getattr(store, name))]
+    unknown = [name for name in public if not name.startswith(reads + store_wrapper.WRITE_PREFIXES)]
+    assert unknown == []
+    assert {"create_user", "grant_user_resource_permission", "unassign_role_from_user"} <= set(
+        store_wrapper.writers(store)
+    )
