@@ -11,7 +11,7 @@ import functools
 import logging
 import sys
 
-from mlops_stack.mlflow_auth import request_users, run_lookup, store_wrapper
+from mlops_stack.mlflow_auth import request_users, run_lookup, run_redaction, store_wrapper
 from mlops_stack.mlflow_server import served
 
 
@@ -23,6 +23,7 @@ def create_app(app=None):
     store_wrapper.install(basic_auth.store)
     _scope_fastapi_authentication(basic_auth)
     run_lookup.install(basic_auth)
+    run_redaction.install(basic_auth)
     return served(basic_auth.create_app(app or tracking_app))
 
 

@@ -6,6 +6,14 @@ inputs and model inputs/outputs (eight queries on PostgreSQL) only to read `run.
 While `_run_requirement` runs, `get_run` of the server's tracking store answers from one query of the
 run row through the store's own `_get_run` (same workspace filter, same "not found" error). Everywhere
 else, including the request's handler, `get_run` is MLflow's.
+
+A run's experiment is fixed at its creation (MLflow has no call that moves a run), so each server process
+keeps the last RUNS_REMEMBERED answers: a training loop's next `log_metric` needs no query for it. Only
+the run's experiment is kept; the user's grants on that experiment are read on every request. A run
+that is not found is not kept; a run removed for good (`mlflow gc`) while remembered is found in its old
+experiment until the process forgets it, so a user who may write there gets MLflow's 404 from the handler
+instead of a 403, and nobody gets more than that. With workspaces on (MLFLOW_ENABLE_WORKSPACES) the
+answer also depends on the request's workspace, so every check reads the run row.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ import threading
 from contextvars import ContextVar
 from types import SimpleNamespace
 
+from mlflow.environment_variables import MLFLOW_ENABLE_WORKSPACES
+
 from mlops_stack.mlflow_auth.store_wrapper import UnsupportedMLflowAuthStore
 
 # As inspect prints it (the module's annotations are strings).
@@ -23,18 +33,25 @@ _RETURNS = "'tuple[tuple[str, str], list[Requirement]] | None'"
 EXPECTED_SIGNATURE = f"(run_id: 'str', action: 'str') -> {_RETURNS!r}"
 _in_permission_check: ContextVar[bool] = ContextVar("mlops_stack_run_permission_check", default=False)
 _install_lock = threading.Lock()
+# About 100 bytes each: a few MB at most per worker, and more runs than a team writes to at once.
+RUNS_REMEMBERED = 20_000
 
 
 def light_get_run(store, full_get_run):
     """`get_run` that, inside a permission check, returns only the run's experiment id."""
 
+    def experiment_of(run_id) -> str:
+        with store.ManagedSessionMaker() as session:
+            return str(store._get_run(session, run_uuid=run_id, eager=False).experiment_id)
+
+    remembered_experiment_of = functools.lru_cache(maxsize=RUNS_REMEMBERED)(experiment_of)
+
     @functools.wraps(full_get_run)
     def get_run(run_id):
         if not _in_permission_check.get():
             return full_get_run(run_id)
-        with store.ManagedSessionMaker() as session:
-            run = store._get_run(session, run_uuid=run_id, eager=False)
-            return SimpleNamespace(info=SimpleNamespace(experiment_id=str(run.experiment_id)))
+        lookup = experiment_of if MLFLOW_ENABLE_WORKSPACES.get() else remembered_experiment_of
+        return SimpleNamespace(info=SimpleNamespace(experiment_id=lookup(run_id)))
 
     get_run._mlops_stack_light = True
     return get_run

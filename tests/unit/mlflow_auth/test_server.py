@@ -233,3 +233,43 @@ def test_a_grant_and_its_revocation_count_from_the_next_request_at_every_worker(
     grant(server, "revoke", target)
     for _ in range(5):
         assert log_metric() == [403] * 8
+
+
+def test_run_responses_keep_mlflows_model_link_redaction(server: MlflowServer) -> None:
+    """Run responses without model links skip MLflow's parse (run_redaction); with one, MLflow still
+    withholds the link from a user denied logged models, and only from that user."""
+    owner = ("kim", server.create_user("kim"))
+    denied = ("leo", server.create_user("leo"))
+    api = f"{server.url}/api/2.0/mlflow"
+
+    def post(path: str, body: dict) -> dict:
+        response = requests.post(f"{api}/{path}", json=body, auth=owner, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    experiment_id = post("experiments/create", {"name": "kim's"})["experiment_id"]
+    _plain, linked = (
+        post("runs/create", {"experiment_id": experiment_id, "run_name": name})["run"]["info"]["run_id"]
+        for name in ("plain", "linked")
+    )
+    model = post("logged-models", {"experiment_id": experiment_id, "source_run_id": linked})
+    model_id = model["model"]["info"]["model_id"]
+    post("runs/outputs", {"run_id": linked, "models": [{"model_id": model_id, "step": 0}]})
+    grant(server, "grant", {"username": "leo", "resource_type": "logged_model", "resource_id": "*",
+                            "permission": "DENY"})  # fmt: skip
+
+    def outputs(auth: tuple[str, str], user: str) -> dict[str, dict]:
+        found = requests.post(f"{api}/runs/search", json={"experiment_ids": [experiment_id]}, auth=auth,
+                              timeout=60)  # fmt: skip
+        assert found.status_code == 200, (user, found.text)
+        return {run["info"]["run_name"]: run.get("outputs", {}) for run in found.json()["runs"]}
+
+    assert outputs(owner, "kim") == {
+        "plain": {},
+        "linked": {"model_outputs": [{"model_id": model_id, "step": 0}]},
+    }
+    assert outputs(denied, "leo") == {"plain": {}, "linked": {}}
+    assert outputs(admin(server), "admin") == outputs(owner, "kim")
+    for auth, expected in ((owner, [{"model_id": model_id, "step": 0}]), (denied, None)):
+        run = requests.get(f"{api}/runs/get", params={"run_id": linked}, auth=auth, timeout=60).json()["run"]
+        assert run.get("outputs", {}).get("model_outputs") == expected

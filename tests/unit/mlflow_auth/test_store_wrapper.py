@@ -54,3 +54,13 @@ def test_every_store_method_is_known_as_a_read_or_a_change() -> None:
     assert {"create_user", "grant_user_resource_permission", "unassign_role_from_user"} <= set(
         store_wrapper.writers(store)
     )
+
+
+def test_the_installed_mlflow_has_the_run_redaction_the_wrapper_was_written_for() -> None:
+    import inspect
+
+    import mlflow.server.auth as basic_auth
+
+    from mlops_stack.mlflow_auth import run_redaction
+
+    assert str(inspect.signature(basic_auth._redact_run_response)) == run_redaction.EXPECTED_SIGNATURE
