@@ -27,20 +27,25 @@ def create_app(app=None):
     return served(basic_auth.create_app(app or tracking_app))
 
 
+# As inspect prints it (the module's annotations are strings).
+FASTAPI_AUTHENTICATION_SIGNATURE = "(request: 'StarletteRequest') -> 'User | None'"
+
+
 def _scope_fastapi_authentication(basic_auth) -> None:
     """The FastAPI-native routes (artifact upload/download) authenticate outside Flask: give that call
     its own request scope. The middleware looks the function up by name at each request."""
-    authenticate = basic_auth._authenticate_fastapi_request
-    if getattr(authenticate, "_mlops_stack_scoped", False):
-        return
+    store_wrapper.replace_function(
+        basic_auth, "_authenticate_fastapi_request", FASTAPI_AUTHENTICATION_SIGNATURE, _in_request_scope
+    )
 
+
+def _in_request_scope(authenticate):
     @functools.wraps(authenticate)
     def scoped(request):
         with request_users.fastapi_scope():
             return authenticate(request)
 
-    scoped._mlops_stack_scoped = True
-    basic_auth._authenticate_fastapi_request = scoped
+    return scoped
 
 
 def _log_to_stderr() -> None:

@@ -19,14 +19,13 @@ answer also depends on the request's workspace, so every check reads the run row
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 from contextvars import ContextVar
 from types import SimpleNamespace
 
 from mlflow.environment_variables import MLFLOW_ENABLE_WORKSPACES
 
-from mlops_stack.mlflow_auth.store_wrapper import UnsupportedMLflowAuthStore
+from mlops_stack.mlflow_auth import store_wrapper
 
 # As inspect prints it (the module's annotations are strings).
 _RETURNS = "'tuple[tuple[str, str], list[Requirement]] | None'"
@@ -69,25 +68,24 @@ def _wrap_store_once(store) -> None:
 
 
 def install(basic_auth) -> None:
-    """Wrap `basic_auth._run_requirement` (looked up by name at each call by its callers)."""
-    original = basic_auth._run_requirement
-    if getattr(original, "_mlops_stack_scoped", False):
-        return
-    found = str(inspect.signature(original))
-    if found != EXPECTED_SIGNATURE:
-        raise UnsupportedMLflowAuthStore(
-            f"mlflow.server.auth._run_requirement is {found}, mlops_stack.mlflow_auth was written for"
-            f" {EXPECTED_SIGNATURE} (MLflow 3.17.2): adapt src/mlops_stack/mlflow_auth/run_lookup.py"
-        )
+    """Run `basic_auth._run_requirement` inside the permission check's scope."""
+    store_wrapper.replace_function(basic_auth, "_run_requirement", EXPECTED_SIGNATURE, _scoped)
 
+
+def _scoped(original):
     @functools.wraps(original)
     def run_requirement(run_id, action):
-        _wrap_store_once(basic_auth._get_tracking_store())
+        _wrap_store_once(_tracking_store())
         token = _in_permission_check.set(True)
         try:
             return original(run_id, action)
         finally:
             _in_permission_check.reset(token)
 
-    run_requirement._mlops_stack_scoped = True
-    basic_auth._run_requirement = run_requirement
+    return run_requirement
+
+
+def _tracking_store():
+    import mlflow.server.auth as basic_auth
+
+    return basic_auth._get_tracking_store()

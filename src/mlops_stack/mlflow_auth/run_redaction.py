@@ -13,9 +13,8 @@ that only mentions them in a value (a tag, a param) gets MLflow's full check, wh
 from __future__ import annotations
 
 import functools
-import inspect
 
-from mlops_stack.mlflow_auth.store_wrapper import UnsupportedMLflowAuthStore
+from mlops_stack.mlflow_auth import store_wrapper
 
 EXPECTED_SIGNATURE = "(resp: 'Response', response_message, runs_of) -> 'None'"
 # The JSON names (MLflow keeps the proto field names) of what `_withhold_denied_run_model_links` clears.
@@ -27,22 +26,14 @@ def links_a_model(body: bytes) -> bool:
 
 
 def install(basic_auth) -> None:
-    """Wrap `basic_auth._redact_run_response` (looked up by name at each call by its callers)."""
-    original = basic_auth._redact_run_response
-    if getattr(original, "_mlops_stack_scoped", False):
-        return
-    found = str(inspect.signature(original))
-    if found != EXPECTED_SIGNATURE:
-        raise UnsupportedMLflowAuthStore(
-            f"mlflow.server.auth._redact_run_response is {found}, mlops_stack.mlflow_auth was written for"
-            f" {EXPECTED_SIGNATURE} (MLflow 3.17.2): adapt src/mlops_stack/mlflow_auth/run_redaction.py"
-        )
+    store_wrapper.replace_function(basic_auth, "_redact_run_response", EXPECTED_SIGNATURE, _skipping_unlinked)
 
+
+def _skipping_unlinked(original):
     @functools.wraps(original)
     def redact_run_response(resp, response_message, runs_of) -> None:
         if not resp.is_streamed and not links_a_model(resp.get_data()):
             return
         original(resp, response_message, runs_of)
 
-    redact_run_response._mlops_stack_scoped = True
-    basic_auth._redact_run_response = redact_run_response
+    return redact_run_response

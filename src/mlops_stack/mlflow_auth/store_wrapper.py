@@ -54,6 +54,25 @@ def check_signatures(store: object) -> None:
             )
 
 
+def replace_function(module, name: str, expected: str, wrap) -> None:
+    """Replace `module.<name>` by `wrap(original)` once, after checking that its signature is `expected`
+    (MLflow 3.17.2's). For the functions of `mlflow.server.auth` that their callers look up by name at
+    each call."""
+    original = getattr(module, name)
+    if getattr(original, _INSTALLED, False):
+        return
+    found = str(inspect.signature(original))
+    if found != expected:
+        raise UnsupportedMLflowAuthStore(
+            f"{module.__name__}.{name} is {found}, mlops_stack.mlflow_auth was written for {expected}"
+            f" (MLflow 3.17.2): use the MLflow version of images/mlflow/requirements.lock, or adapt"
+            f" src/{wrap.__module__.replace('.', '/')}.py and run tests/unit/mlflow_auth"
+        )
+    wrapped = wrap(original)
+    setattr(wrapped, _INSTALLED, True)
+    setattr(module, name, wrapped)
+
+
 def install(store: object, credentials: VerifiedCredentials | None = None) -> VerifiedCredentials:
     """Wrap `store`'s user methods (once); returns the process's credential record."""
     if getattr(store, _INSTALLED, None) is not None:

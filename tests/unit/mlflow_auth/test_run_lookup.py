@@ -7,7 +7,7 @@ import pytest
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-from sqlalchemy import event
+from tests.support.sql_queries import selects_sent
 
 from mlops_stack.mlflow_auth import run_lookup
 
@@ -16,17 +16,6 @@ from mlops_stack.mlflow_auth import run_lookup
 def store(tmp_path_factory: pytest.TempPathFactory) -> SqlAlchemyStore:
     root = tmp_path_factory.mktemp("tracking")
     return SqlAlchemyStore(f"sqlite:///{root}/mlflow.db", str(root / "artifacts"))
-
-
-def queries(store: SqlAlchemyStore) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement: str, *args) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", record)
-    return seen
 
 
 def in_permission_check(get_run, run_id: str):
@@ -47,7 +36,7 @@ def new_run(store: SqlAlchemyStore, experiment: str) -> tuple[str, str]:
 def test_the_experiment_of_a_run_is_read_once(store: SqlAlchemyStore) -> None:
     experiment_id, run_id = new_run(store, "once")
     get_run = run_lookup.light_get_run(store, store.get_run)
-    seen = queries(store)
+    seen = selects_sent(store.engine)
     assert in_permission_check(get_run, run_id).info.experiment_id == experiment_id
     assert len(seen) == 1
     for _ in range(3):
@@ -64,7 +53,7 @@ def test_outside_the_check_the_handler_gets_mlflows_whole_run(store: SqlAlchemyS
 
 def test_a_run_not_found_is_not_remembered(store: SqlAlchemyStore) -> None:
     get_run = run_lookup.light_get_run(store, store.get_run)
-    seen = queries(store)
+    seen = selects_sent(store.engine)
     for attempt in (1, 2):
         with pytest.raises(MlflowException, match="not found") as missing:
             in_permission_check(get_run, "0" * 32)
@@ -76,7 +65,7 @@ def test_with_workspaces_on_every_check_reads_the_run(store: SqlAlchemyStore, mo
     experiment_id, run_id = new_run(store, "workspaces")
     get_run = run_lookup.light_get_run(store, store.get_run)
     monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
-    seen = queries(store)
+    seen = selects_sent(store.engine)
     for attempt in (1, 2):
         assert in_permission_check(get_run, run_id).info.experiment_id == experiment_id
         assert len(seen) == attempt

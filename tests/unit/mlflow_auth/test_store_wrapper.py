@@ -64,3 +64,30 @@ def test_the_installed_mlflow_has_the_run_redaction_the_wrapper_was_written_for(
     from mlops_stack.mlflow_auth import run_redaction
 
     assert str(inspect.signature(basic_auth._redact_run_response)) == run_redaction.EXPECTED_SIGNATURE
+
+
+def test_the_installed_mlflow_authenticates_fastapi_requests_as_the_app_expects() -> None:
+    import inspect
+
+    import mlflow.server.auth as basic_auth
+
+    from mlops_stack.mlflow_auth import app
+
+    found = str(inspect.signature(basic_auth._authenticate_fastapi_request))
+    assert found == app.FASTAPI_AUTHENTICATION_SIGNATURE
+
+
+def test_a_changed_mlflow_function_is_refused_by_name() -> None:
+    import types
+
+    from mlops_stack.mlflow_auth import run_lookup
+
+    changed = types.ModuleType("mlflow.server.auth")
+    changed._run_requirement = lambda run_id, action, workspace: None
+    with pytest.raises(store_wrapper.UnsupportedMLflowAuthStore) as refused:
+        run_lookup.install(changed)
+    assert str(refused.value).startswith(
+        "mlflow.server.auth._run_requirement is (run_id, action, workspace), mlops_stack.mlflow_auth was"
+        " written for (run_id: 'str', action: 'str')"
+    )
+    assert "adapt src/mlops_stack/mlflow_auth/run_lookup.py" in str(refused.value)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
-from sqlalchemy import event
+from tests.support.sql_queries import selects_sent
 
 from mlops_stack.mlflow_auth import request_users, store_wrapper
 
@@ -46,18 +46,6 @@ def request_scope() -> Iterator[None]:
         yield
 
 
-def queries(store: SqlAlchemyStore) -> list[str]:
-    """The SELECTs sent from now on (sqlite's per-connection PRAGMAs left out)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement: str, *args) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", record)
-    return seen
-
-
 @pytest.mark.parametrize("username", ["alice", "bob", "carol"])
 def test_grants_are_the_ones_mlflow_reads(stores, request_scope, username: str) -> None:
     mlflow_store, wrapped = stores
@@ -71,7 +59,7 @@ def test_grants_are_the_ones_mlflow_reads(stores, request_scope, username: str) 
 
 def test_a_request_reads_its_user_and_grants_in_one_query(stores, request_scope) -> None:
     _, wrapped = stores
-    seen = queries(wrapped)
+    seen = selects_sent(wrapped.engine)
     user = wrapped.get_user("alice")
     assert (user.username, user.is_admin) == ("alice", False)
     assert wrapped.list_grants(user.id, "default", {"experiment"})
@@ -95,7 +83,7 @@ def test_a_change_made_by_the_request_is_seen_by_the_rest_of_it(stores, request_
 
 def test_outside_a_request_every_call_reads_the_database(stores) -> None:
     _, wrapped = stores
-    seen = queries(wrapped)
+    seen = selects_sent(wrapped.engine)
     user = wrapped.get_user("bob")
     wrapped.list_grants(user.id, "default", {"experiment"})
     assert len(seen) == 2
